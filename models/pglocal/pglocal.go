@@ -1,0 +1,382 @@
+// Package pglocal runs a private PostgreSQL server from the machine's installed
+// binaries, so that `go run ./cmd/gatehouse` and `go test ./...` need no setup.
+//
+// The server listens on a Unix socket only (no TCP port to collide with). When the
+// process runs as root, initdb and postgres run as the `postgres` OS user, because
+// PostgreSQL refuses to run as root.
+package pglocal
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DatabaseName is the database created in the local server for the application.
+const DatabaseName = "gatehouse"
+
+// maxSocketPath is the longest Unix socket path the kernel accepts (108 bytes with NUL).
+const maxSocketPath = 107
+
+// Options tune how the server is started.
+type Options struct {
+	// Detached leaves the server running after this process exits (shared test
+	// server). Otherwise the server is a child that dies with this process.
+	Detached bool
+	// Log receives the server's output; nil discards it.
+	LogFile string
+}
+
+// Server is a running (or attached) local PostgreSQL server.
+type Server struct {
+	DataDir   string // the directory given by the caller
+	PGData    string // the cluster directory
+	SocketDir string
+	cmd       *exec.Cmd
+	attached  bool
+}
+
+// ErrNoBinaries is returned when no PostgreSQL server binaries can be found.
+var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (looked in $PG_BINDIR, `pg_config --bindir`, /usr/lib/postgresql/*/bin and $PATH for initdb and postgres): install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) or set DATABASE_URL")
+
+// FindBinDir returns the directory holding initdb and postgres.
+func FindBinDir() (string, error) {
+	var candidates []string
+	if d := os.Getenv("PG_BINDIR"); d != "" {
+		candidates = append(candidates, d)
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		candidates = append(candidates, strings.TrimSpace(string(out)))
+	}
+	versions, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(versions, func(i, j int) bool { return pgVersion(versions[i]) > pgVersion(versions[j]) })
+	candidates = append(candidates, versions...)
+	if p, err := exec.LookPath("postgres"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			candidates = append(candidates, filepath.Dir(real))
+		}
+		candidates = append(candidates, filepath.Dir(p))
+	}
+	for _, d := range candidates {
+		if isExecutable(filepath.Join(d, "postgres")) && isExecutable(filepath.Join(d, "initdb")) {
+			return d, nil
+		}
+	}
+	return "", ErrNoBinaries
+}
+
+func pgVersion(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// Start attaches to the server already running in dataDir, or initialises and starts
+// one. The caller must Stop it (a no-op for attached or detached servers).
+func Start(ctx context.Context, dataDir string, opts Options) (*Server, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory %q: %w", dataDir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory %q: %w", abs, err)
+	}
+	runAs, err := serverUser()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{DataDir: abs}
+	s.PGData, s.SocketDir = clusterPaths(abs, runAs)
+
+	unlock, err := lockFile(filepath.Join(abs, "pglocal.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	if s.ping(ctx) == nil {
+		s.attached = true
+		return s, s.ensureDatabase(ctx)
+	}
+	binDir, err := FindBinDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.initdb(ctx, binDir, runAs); err != nil {
+		return nil, err
+	}
+	if err := s.start(binDir, runAs, opts); err != nil {
+		return nil, err
+	}
+	if err := s.waitReady(ctx, 60*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.ensureDatabase(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// URL returns the connection URL of the application database.
+func (s *Server) URL() string { return s.URLFor(DatabaseName) }
+
+// URLFor returns the connection URL of database name on this server.
+func (s *Server) URLFor(name string) string {
+	q := url.Values{"host": {s.SocketDir}, "sslmode": {"disable"}}
+	return "postgres://postgres@localhost:5432/" + name + "?" + q.Encode()
+}
+
+// Attached reports whether Start found a server that was already running.
+func (s *Server) Attached() bool { return s.attached }
+
+// Stop stops a server this process started as its child. Attached and detached
+// servers keep running.
+func (s *Server) Stop() {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	// SIGINT is PostgreSQL's "fast shutdown".
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+	s.cmd = nil
+}
+
+type osUser struct {
+	root     bool
+	uid, gid uint32
+}
+
+func serverUser() (osUser, error) {
+	if os.Geteuid() != 0 {
+		return osUser{}, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return osUser{}, errors.New("running as root: PostgreSQL refuses to run as root and there is no `postgres` OS user to run it as; install the PostgreSQL server package (which creates it), run as a normal user, or set DATABASE_URL")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return osUser{root: true, uid: uint32(uid), gid: uint32(gid)}, nil
+}
+
+// clusterPaths chooses where the cluster and its socket live. The cluster lives in
+// dataDir/pg unless the server user cannot reach it; the socket path must stay short.
+func clusterPaths(dataDir string, runAs osUser) (pgdata, sockDir string) {
+	pgdata = filepath.Join(dataDir, "pg")
+	sockDir = filepath.Join(dataDir, "run")
+	sum := sha256.Sum256([]byte(dataDir))
+	short := filepath.Join(os.TempDir(), "gatehouse-pg-"+hex.EncodeToString(sum[:6]))
+	if runAs.root && !traversableByOthers(dataDir) {
+		pgdata = filepath.Join(short, "pg")
+		sockDir = filepath.Join(short, "run")
+	}
+	if len(filepath.Join(sockDir, ".s.PGSQL.5432")) > maxSocketPath {
+		sockDir = filepath.Join(short, "run")
+	}
+	return pgdata, sockDir
+}
+
+// traversableByOthers reports whether every directory from / to dir can be entered by
+// a user that is neither its owner nor in its group.
+func traversableByOthers(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
+}
+
+func (s *Server) initdb(ctx context.Context, binDir string, runAs osUser) error {
+	if _, err := os.Stat(filepath.Join(s.PGData, "PG_VERSION")); err == nil {
+		return s.prepareDirs(runAs)
+	}
+	if err := os.MkdirAll(s.PGData, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", s.PGData, err)
+	}
+	if err := s.prepareDirs(runAs); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+		"-D", s.PGData, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	cmd.SysProcAttr = credential(runAs)
+	cmd.Dir = os.TempDir()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb in %s failed: %w\n%s", s.PGData, err, out)
+	}
+	return nil
+}
+
+func (s *Server) prepareDirs(runAs osUser) error {
+	for _, d := range []string{filepath.Dir(s.PGData), s.PGData, s.SocketDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	if !runAs.root {
+		return nil
+	}
+	for _, d := range []string{s.PGData, s.SocketDir} {
+		if err := filepath.Walk(d, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, int(runAs.uid), int(runAs.gid))
+		}); err != nil {
+			return fmt.Errorf("hand %s to the postgres user: %w", d, err)
+		}
+	}
+	// The cluster's parent may be a fallback folder in the temporary directory.
+	if parent := filepath.Dir(s.PGData); parent != s.DataDir {
+		_ = os.Chmod(parent, 0o755)
+	}
+	return nil
+}
+
+func (s *Server) start(binDir string, runAs osUser, opts Options) error {
+	// A crash can leave a stale pid file behind; postgres itself checks whether that
+	// process is alive, so only remove it when no server answers (checked by caller).
+	args := []string{
+		"-D", s.PGData,
+		"-k", s.SocketDir,
+		"-c", "listen_addresses=",
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		"-c", "max_connections=300",
+		"-c", "unix_socket_permissions=0777",
+	}
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
+	attr := credential(runAs)
+	if attr == nil {
+		attr = &syscall.SysProcAttr{}
+	}
+	if opts.Detached {
+		attr.Setsid = true
+	} else {
+		attr.Setpgid = true
+		attr.Pdeathsig = syscall.SIGINT
+	}
+	cmd.SysProcAttr = attr
+	cmd.Dir = os.TempDir()
+	logPath := opts.LogFile
+	if logPath == "" {
+		logPath = filepath.Join(s.DataDir, "postgres.log")
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", logPath, err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	logf.Close()
+	if opts.Detached {
+		go func() { _ = cmd.Wait() }()
+		return nil
+	}
+	s.cmd = cmd
+	return nil
+}
+
+func credential(runAs osUser) *syscall.SysProcAttr {
+	if !runAs.root {
+		return nil
+	}
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: runAs.uid, Gid: runAs.gid}}
+}
+
+func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := s.ping(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres in %s did not become ready (see %s): %w", s.PGData, filepath.Join(s.DataDir, "postgres.log"), err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.URLFor("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return conn.Ping(ctx)
+}
+
+func (s *Server) ensureDatabase(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.URLFor("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect to local postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", DatabaseName).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+DatabaseName); err != nil {
+		var again bool
+		if qerr := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", DatabaseName).Scan(&again); qerr == nil && again {
+			return nil // created concurrently
+		}
+		return fmt.Errorf("create database %s: %w", DatabaseName, err)
+	}
+	return nil
+}
+
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
