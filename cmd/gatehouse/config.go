@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// config is read from the environment (SPEC §9). Any invalid value stops startup
+// with a message naming the variable.
+type config struct {
+	BaseURL     *url.URL
+	Addr        string
+	DatabaseURL string
+	DataDir     string
+	SMTPURL     string
+	MailFrom    string
+	LogLevel    slog.Level
+}
+
+type configError struct{ name, msg string }
+
+func (e *configError) Error() string { return e.name + ": " + e.msg }
+
+func loadConfig(getenv func(string) string) (*config, error) {
+	c := &config{
+		Addr:        orDefault(getenv("GATEHOUSE_ADDR"), "localhost:8000"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		DataDir:     orDefault(getenv("GATEHOUSE_DATA_DIR"), ".data"),
+		SMTPURL:     getenv("SMTP_URL"),
+	}
+	if !strings.Contains(c.Addr, ":") {
+		return nil, &configError{"GATEHOUSE_ADDR", fmt.Sprintf("%q is not host:port (e.g. localhost:8000 or :8000)", c.Addr)}
+	}
+	rawBase := getenv("GATEHOUSE_BASE_URL")
+	if rawBase == "" {
+		host := c.Addr
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		rawBase = "http://" + host
+	}
+	u, err := url.Parse(rawBase)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, &configError{"GATEHOUSE_BASE_URL", fmt.Sprintf("%q must be an absolute http(s) URL without query, like https://sso.example.com", rawBase)}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	c.BaseURL = u
+	if c.DatabaseURL != "" {
+		if du, err := url.Parse(c.DatabaseURL); err != nil || (du.Scheme != "postgres" && du.Scheme != "postgresql") {
+			return nil, &configError{"DATABASE_URL", "must be a postgres:// URL"}
+		}
+	}
+	if c.SMTPURL != "" {
+		if su, err := url.Parse(c.SMTPURL); err != nil || (su.Scheme != "smtp" && su.Scheme != "smtps") || su.Host == "" {
+			return nil, &configError{"SMTP_URL", "must be smtp://[user:password@]host[:port] or smtps://…"}
+		}
+	}
+	c.MailFrom = orDefault(getenv("GATEHOUSE_MAIL_FROM"), "Gatehouse <gatehouse@"+u.Hostname()+">")
+	switch strings.ToLower(orDefault(getenv("GATEHOUSE_LOG_LEVEL"), "info")) {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		return nil, &configError{"GATEHOUSE_LOG_LEVEL", "must be debug, info, warn or error"}
+	}
+	return c, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}

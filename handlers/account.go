@@ -1,0 +1,65 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/models"
+	"gatehouse/views/components"
+	"gatehouse/views/pages"
+)
+
+func (h *Handler) renderAccount(c *fiber.Ctx, status int, name string, errs components.Errors) error {
+	u := currentUser(c)
+	sessions, err := models.ListUserSessions(c.UserContext(), h.DB.Bun, u.ID)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		name = u.Name
+	}
+	v := pages.AccountView{Name: name, Email: u.Email, HasPassword: u.PasswordHash != nil, Sessions: sessions,
+		CurrentToken: models.SessionHash(h.Sessions.Token(c.UserContext())), Errors: errs}
+	return h.render(c, status, pages.Account(h.page(c, "Account"), v))
+}
+
+func (h *Handler) accountPage(c *fiber.Ctx) error {
+	return h.renderAccount(c, http.StatusOK, "", nil)
+}
+
+func (h *Handler) updateProfile(c *fiber.Ctx) error {
+	name := c.FormValue("name")
+	err := models.UpdateProfile(c.UserContext(), h.DB.Bun, currentUser(c).ID, name)
+	if errs, ferr := formErrors(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		return h.renderAccount(c, http.StatusUnprocessableEntity, name, errs)
+	}
+	h.flash(c, "Profile saved.")
+	return h.redirect(c, "/account/")
+}
+
+func (h *Handler) changePassword(c *fiber.Ctx) error {
+	err := models.ChangePassword(c.UserContext(), h.DB.Bun, currentUser(c).ID, c.FormValue("current_password"), c.FormValue("new_password"))
+	if errs, ferr := formErrors(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		return h.renderAccount(c, http.StatusUnprocessableEntity, "", errs)
+	}
+	h.flash(c, "Password changed.")
+	return h.redirect(c, "/account/")
+}
+
+func (h *Handler) revokeOtherSessions(c *fiber.Ctx) error {
+	keep := models.SessionHash(h.Sessions.Token(c.UserContext()))
+	n, err := models.RevokeUserSessions(c.UserContext(), h.DB.Bun, currentUser(c).ID, keep)
+	if err != nil {
+		return err
+	}
+	h.flash(c, fmt.Sprintf("Signed out of %d other session(s).", n))
+	return h.redirect(c, "/account/")
+}

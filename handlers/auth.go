@@ -1,0 +1,223 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/models"
+	"gatehouse/models/sessionstore"
+	"gatehouse/views/components"
+	"gatehouse/views/pages"
+)
+
+// Login attempts allowed per window, per address and per account.
+const (
+	loginWindow      = 15 * time.Minute
+	loginLimitPerIP  = 30
+	loginLimitPerAcc = 10
+)
+
+// signIn starts a session for u: a new token (no fixation), the user, and what the
+// sessions list on the account page shows.
+func (h *Handler) signIn(c *fiber.Ctx, u *models.User) error {
+	ctx := c.UserContext()
+	if err := h.Sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	h.Sessions.Put(ctx, sessionstore.KeyUserID, u.ID)
+	h.Sessions.Put(ctx, sessionstore.KeyUserAgent, copyString(c.Get(fiber.HeaderUserAgent)))
+	h.Sessions.Put(ctx, sessionstore.KeyIP, c.IP())
+	c.Locals(localUser, u)
+	return nil
+}
+
+func (h *Handler) home(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if currentUser(c) == nil {
+		n, err := models.CountUsers(ctx, h.DB.Bun)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return h.redirect(c, "/setup/")
+		}
+		return h.redirect(c, "/auth/login/")
+	}
+	orgs, err := models.OrgsOfUser(ctx, h.DB.Bun, currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, pages.OrgIndex(h.page(c, "Organizations"), orgs))
+}
+
+func (h *Handler) setupPage(c *fiber.Ctx) error {
+	n, err := models.CountUsers(c.UserContext(), h.DB.Bun)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return h.redirect(c, "/auth/login/")
+	}
+	return h.render(c, http.StatusOK, pages.Setup(h.page(c, "Welcome"), pages.AuthForm{}))
+}
+
+func (h *Handler) setup(c *fiber.Ctx) error {
+	f := pages.AuthForm{Email: c.FormValue("email"), Name: c.FormValue("name"), OrgName: c.FormValue("org_name"), OrgSlug: c.FormValue("org_slug")}
+	u, org, err := models.SetUpInstance(c.UserContext(), h.DB.Bun, models.FirstRun{
+		User: models.NewUser{Email: f.Email, Name: f.Name, Password: c.FormValue("password")},
+		Org:  models.NewOrganization{Name: f.OrgName, Slug: f.OrgSlug},
+	}, c.IP())
+	if errs, ferr := formErrors(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		f.Errors = errs
+		return h.render(c, http.StatusUnprocessableEntity, pages.Setup(h.page(c, "Welcome"), f))
+	}
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	return h.redirect(c, "/organizations/"+org.Slug+"/")
+}
+
+func (h *Handler) registerPage(c *fiber.Ctx) error {
+	if currentUser(c) != nil {
+		return h.redirect(c, safeNext(c.Query("next"), "/"))
+	}
+	return h.render(c, http.StatusOK, pages.Register(h.page(c, "Sign up"), pages.AuthForm{Next: safeNext(c.Query("next"), "")}))
+}
+
+func (h *Handler) register(c *fiber.Ctx) error {
+	f := pages.AuthForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Next: safeNext(c.FormValue("next"), "")}
+	u, err := models.CreateUser(c.UserContext(), h.DB.Bun, models.NewUser{Email: f.Email, Name: f.Name, Password: c.FormValue("password")})
+	if errs, ferr := formErrors(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		f.Errors = errs
+		return h.render(c, http.StatusUnprocessableEntity, pages.Register(h.page(c, "Sign up"), f))
+	}
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	return h.redirect(c, safeNext(f.Next, "/"))
+}
+
+func (h *Handler) loginPage(c *fiber.Ctx) error {
+	next := safeNext(c.Query("next"), "")
+	if currentUser(c) != nil {
+		return h.redirect(c, safeNext(next, "/"))
+	}
+	return h.render(c, http.StatusOK, pages.Login(h.page(c, "Log in"), pages.AuthForm{Next: next}))
+}
+
+func (h *Handler) login(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	f := pages.AuthForm{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"), "")}
+	if f.Email == "" || c.FormValue("password") == "" {
+		f.Errors = components.Errors{}
+		if f.Email == "" {
+			f.Errors["email"] = "Enter your email."
+		}
+		if c.FormValue("password") == "" {
+			f.Errors["password"] = "Enter your password."
+		}
+		return h.render(c, http.StatusUnprocessableEntity, pages.Login(h.page(c, "Log in"), f))
+	}
+	for _, key := range []string{"login:ip:" + c.IP(), "login:email:" + strings.ToLower(f.Email)} {
+		limit := loginLimitPerIP
+		if strings.HasPrefix(key, "login:email:") {
+			limit = loginLimitPerAcc
+		}
+		ok, retry, err := models.Allow(ctx, h.DB.Bun, key, limit, loginWindow)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
+			f.Errors = components.Errors{"_form": fmt.Sprintf("Too many login attempts. Try again in %d minutes.", int(retry.Minutes())+1)}
+			return h.render(c, http.StatusTooManyRequests, pages.Login(h.page(c, "Log in"), f))
+		}
+	}
+	u, err := models.Authenticate(ctx, h.DB.Bun, f.Email, c.FormValue("password"))
+	if errors.Is(err, models.ErrBadCredentials) {
+		f.Errors = components.Errors{"_form": "Wrong email or password."}
+		return h.render(c, http.StatusUnprocessableEntity, pages.Login(h.page(c, "Log in"), f))
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	return h.redirect(c, safeNext(f.Next, "/"))
+}
+
+func (h *Handler) logout(c *fiber.Ctx) error {
+	if err := h.Sessions.Destroy(c.UserContext()); err != nil {
+		return err
+	}
+	return h.redirect(c, "/auth/login/")
+}
+
+func (h *Handler) forgotPage(c *fiber.Ctx) error {
+	return h.render(c, http.StatusOK, pages.ForgotPassword(h.page(c, "Reset password"), pages.AuthForm{}, false))
+}
+
+func (h *Handler) forgot(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	f := pages.AuthForm{Email: strings.TrimSpace(c.FormValue("email"))}
+	ok, _, err := models.Allow(ctx, h.DB.Bun, "reset:ip:"+c.IP(), loginLimitPerIP, loginWindow)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fiber.NewError(http.StatusTooManyRequests, "Too many requests. Try again later.")
+	}
+	err = models.RequestPasswordReset(ctx, h.DB.Bun, h.Mailer, f.Email)
+	if errs, ferr := formErrors(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		f.Errors = errs
+		return h.render(c, http.StatusUnprocessableEntity, pages.ForgotPassword(h.page(c, "Reset password"), f, false))
+	}
+	return h.render(c, http.StatusOK, pages.ForgotPassword(h.page(c, "Reset password"), f, true))
+}
+
+func (h *Handler) resetPage(c *fiber.Ctx) error {
+	token := copyString(c.Params("token"))
+	err := models.CheckPasswordReset(c.UserContext(), h.DB.Bun, token)
+	if err != nil && !errors.Is(err, models.ErrResetLinkInvalid) {
+		return err
+	}
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusNotFound
+	}
+	return h.render(c, status, pages.ResetPassword(h.page(c, "Choose a new password"), pages.AuthForm{Token: token}, err == nil))
+}
+
+func (h *Handler) reset(c *fiber.Ctx) error {
+	token := copyString(c.Params("token"))
+	u, err := models.ResetPassword(c.UserContext(), h.DB.Bun, token, c.FormValue("password"))
+	if errors.Is(err, models.ErrResetLinkInvalid) {
+		return h.render(c, http.StatusNotFound, pages.ResetPassword(h.page(c, "Choose a new password"), pages.AuthForm{Token: token}, false))
+	}
+	if errs, ferr := formErrors(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		return h.render(c, http.StatusUnprocessableEntity, pages.ResetPassword(h.page(c, "Choose a new password"), pages.AuthForm{Token: token, Errors: errs}, true))
+	}
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	h.flash(c, "Your password is changed, and every other session is signed out.")
+	return h.redirect(c, "/")
+}

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/models"
+	"gatehouse/views/pages"
+)
+
+// invitationProblem explains why a link does not work, or returns the error.
+func invitationProblem(err error) (string, error) {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return "This invitation link is invalid or has already been used.", nil
+	case errors.Is(err, models.ErrInvitationExpired):
+		return "This invitation has expired. Ask an owner or manager of the organization to send a new one.", nil
+	}
+	return "", err
+}
+
+func (h *Handler) acceptView(c *fiber.Ctx, token string) (pages.AcceptView, int, error) {
+	v := pages.AcceptView{Token: token}
+	inv, err := models.InvitationByToken(c.UserContext(), h.DB.Bun, token)
+	if err != nil {
+		problem, err := invitationProblem(err)
+		v.Problem = problem
+		return v, http.StatusNotFound, err
+	}
+	v.Invitation = inv
+	v.Form.Email = inv.Email
+	if u := currentUser(c); u != nil {
+		v.SignedIn, v.SignedInAs = true, u.Email
+	} else if _, err := models.UserByEmail(c.UserContext(), h.DB.Bun, inv.Email); err == nil {
+		v.HasAccount = true
+	} else if !errors.Is(err, models.ErrNotFound) {
+		return v, 0, err
+	}
+	return v, http.StatusOK, nil
+}
+
+func (h *Handler) acceptPage(c *fiber.Ctx) error {
+	v, status, err := h.acceptView(c, copyString(c.Params("token")))
+	if err != nil {
+		return err
+	}
+	return h.render(c, status, pages.AcceptInvitation(h.page(c, "Invitation"), v))
+}
+
+func (h *Handler) accept(c *fiber.Ctx) error {
+	token := copyString(c.Params("token"))
+	ctx := c.UserContext()
+	var org *models.Organization
+	var err error
+	if currentUser(c) != nil {
+		org, err = models.AcceptInvitation(ctx, h.DB.Bun, token, actor(c))
+	} else {
+		var u *models.User
+		in := models.NewUser{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password")}
+		u, org, err = models.AcceptInvitationAsNewUser(ctx, h.DB.Bun, token, in, c.IP())
+		if err == nil {
+			err = h.signIn(c, u)
+		} else if errs, ferr := formErrors(err); ferr == nil {
+			v, status, verr := h.acceptView(c, token)
+			if verr != nil {
+				return verr
+			}
+			if status == http.StatusOK {
+				status = http.StatusUnprocessableEntity
+			}
+			v.Form = pages.AuthForm{Email: in.Email, Name: in.Name, Errors: errs}
+			return h.render(c, status, pages.AcceptInvitation(h.page(c, "Invitation"), v))
+		}
+	}
+	if problem, perr := invitationProblem(err); err != nil {
+		if perr != nil {
+			return perr
+		}
+		return h.render(c, http.StatusNotFound, pages.AcceptInvitation(h.page(c, "Invitation"), pages.AcceptView{Problem: problem}))
+	}
+	h.flash(c, "Welcome to "+org.Name+".")
+	return h.redirect(c, "/organizations/"+org.Slug+"/")
+}

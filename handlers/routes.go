@@ -1,0 +1,114 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gatehouse/models"
+	"gatehouse/static"
+)
+
+// BodyLimit caps every request body (the SAML ACS needs 512 KiB at most).
+const BodyLimit = 1 << 20
+
+// NewApp builds the Fiber app with every route. This is the only route table.
+func NewApp(h *Handler) *fiber.App {
+	app := fiber.New(fiber.Config{
+		ErrorHandler:          h.ErrorHandler,
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+	})
+
+	// Order: recover first (contains panics everywhere), then request id, access log and
+	// security headers for every response.
+	app.Use(recover.New(recover.Config{EnableStackTrace: false}))
+	app.Use(requestid.New())
+	app.Use(h.accessLog)
+	app.Use(securityHeaders)
+
+	// Probes, metrics and assets: no session.
+	app.Get("/healthz", h.healthz)
+	app.Get("/readyz", h.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.Handler()))
+	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
+
+	// Browser pages: session, CSRF on state changes, the signed-in user.
+	web := app.Group("", h.loadSession, h.csrf, h.loadUser)
+	web.Get("/", h.home)
+	web.Get("/setup/", h.setupPage)
+	web.Post("/setup/", h.setup)
+
+	// Accounts (SPEC §1).
+	web.Get("/auth/register/", h.registerPage)
+	web.Post("/auth/register/", h.register)
+	web.Get("/auth/login/", h.loginPage)
+	web.Post("/auth/login/", h.login)
+	web.Post("/auth/logout/", h.logout)
+	web.Get("/auth/password/reset/", h.forgotPage)
+	web.Post("/auth/password/reset/", h.forgot)
+	web.Get("/auth/password/reset/:token/", h.resetPage)
+	web.Post("/auth/password/reset/:token/", h.reset)
+	web.Get("/accept/:token/", h.acceptPage)
+	web.Post("/accept/:token/", h.accept)
+
+	signedIn := web.Group("", h.requireUser)
+	signedIn.Get("/account/", h.accountPage)
+	signedIn.Post("/account/", h.updateProfile)
+	signedIn.Post("/account/password/", h.changePassword)
+	signedIn.Post("/account/sessions/revoke-others/", h.revokeOtherSessions)
+	signedIn.Get("/organizations/new/", h.newOrgPage)
+	signedIn.Post("/organizations/new/", h.createOrg)
+
+	// One organization: the user must be an active member (else 404).
+	org := signedIn.Group("/organizations/:slug", h.loadOrg)
+	org.Get("/", h.orgHome)
+
+	settings := signedIn.Group("/settings/:slug", h.loadOrg)
+	viewMembers := requireRole(models.Role.CanViewMembers)
+	manageMembers := requireRole(models.Role.CanManageMembers)
+	settings.Get("/members/", viewMembers, h.membersPage)
+	settings.Post("/members/invite/", manageMembers, h.invite)
+	settings.Post("/members/leave/", h.leaveOrg)
+	settings.Post("/members/:id/role/", manageMembers, h.memberAction("Role changed.", h.changeRole))
+	settings.Post("/members/:id/remove/", manageMembers, h.memberAction("Member removed.", h.removeMember))
+	settings.Post("/members/:id/resend/", manageMembers, h.memberAction("Invitation sent again.", h.resendInvitation))
+	settings.Post("/members/:id/cancel/", manageMembers, h.memberAction("Invitation canceled.", h.cancelInvitation))
+
+	manageTeams := requireRole(models.Role.CanManageTeams)
+	settings.Get("/teams/", viewMembers, h.teamsPage)
+	settings.Post("/teams/", manageTeams, h.createTeam)
+	settings.Get("/teams/:team/", viewMembers, h.teamPage)
+	settings.Post("/teams/:team/", manageTeams, h.renameTeam)
+	settings.Post("/teams/:team/delete/", manageTeams, h.deleteTeam)
+	settings.Post("/teams/:team/members/", manageTeams, h.addTeamMember)
+	settings.Post("/teams/:team/members/:id/remove/", manageTeams, h.removeTeamMember)
+
+	settings.Get("/audit-log/", requireRole(models.Role.CanViewAudit), h.auditLog)
+
+	if h.Config.DevMail {
+		dev := signedIn.Group("/_dev/mail", requireSuperuser)
+		dev.Get("/", h.devMail)
+		dev.Get("/:id/", h.devMailMessage)
+	}
+
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	return app
+}
+
+// requireSuperuser guards instance-wide pages (the dev outbox holds live links).
+func requireSuperuser(c *fiber.Ctx) error {
+	if u := currentUser(c); u == nil || !u.IsSuperuser {
+		return fiber.ErrNotFound
+	}
+	return c.Next()
+}

@@ -1,0 +1,37 @@
+package models
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/uptrace/bun"
+
+	"gatehouse/models/mail"
+)
+
+// NewJobs returns the River client that works the application's jobs on pool: email
+// delivery (rendered by render, delivered by sender) and hourly maintenance. Call
+// Start and, on shutdown, Stop.
+func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.Sender) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &mail.Worker{Render: render, Sender: sender})
+	river.AddWorker(workers, &MaintenanceWorker{DB: db})
+	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Workers:           workers,
+		FetchPollInterval: 200 * time.Millisecond,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return c, nil
+}

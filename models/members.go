@@ -1,0 +1,248 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// How a member joined (shown on the members page).
+const (
+	JoinedCreator = "creator"
+	JoinedInvite  = "invite"
+	JoinedSSO     = "sso"
+	JoinedSCIM    = "scim"
+	JoinedCLI     = "cli"
+)
+
+// Member is a user's membership of an org, or a pending invitation (InviteEmail set,
+// UserID nil).
+type Member struct {
+	bun.BaseModel `bun:"table:members"`
+
+	ID                int64      `bun:"id,pk,autoincrement"`
+	OrgID             int64      `bun:"org_id"`
+	UserID            *int64     `bun:"user_id"`
+	InviteEmail       *string    `bun:"invite_email"`
+	Role              Role       `bun:"role"`
+	JoinedVia         string     `bun:"joined_via"`
+	InviteTokenHash   *string    `bun:"invite_token_hash"`
+	InviteExpiresAt   *time.Time `bun:"invite_expires_at"`
+	InvitedByID       *int64     `bun:"invited_by_id"`
+	SSOLinked         bool       `bun:"sso_linked"`
+	SSOInvalid        bool       `bun:"sso_invalid"`
+	IDPProvisioned    bool       `bun:"idp_provisioned"`
+	IDPRoleRestricted bool       `bun:"idp_role_restricted"`
+	Active            bool       `bun:"active"`
+	CreatedAt         time.Time  `bun:"created_at,nullzero,default:now()"`
+	UpdatedAt         time.Time  `bun:"updated_at,nullzero,default:now()"`
+}
+
+// Pending reports whether the member is an invitation not yet accepted.
+func (m *Member) Pending() bool { return m.UserID == nil }
+
+// MembershipOf returns the user's active membership of org, or ErrNotFound.
+func MembershipOf(ctx context.Context, db bun.IDB, orgID, userID int64) (*Member, error) {
+	m := new(Member)
+	err := db.NewSelect().Model(m).Where("org_id = ? AND user_id = ? AND active", orgID, userID).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err, "membership")
+	}
+	return m, nil
+}
+
+// MemberRow is a member as the members page lists it.
+type MemberRow struct {
+	ID                int64     `bun:"id"`
+	UserID            int64     `bun:"user_id"`
+	Email             string    `bun:"email"`
+	Name              string    `bun:"name"`
+	Role              Role      `bun:"role"`
+	JoinedVia         string    `bun:"joined_via"`
+	SSOLinked         bool      `bun:"sso_linked"`
+	SSOInvalid        bool      `bun:"sso_invalid"`
+	IDPRoleRestricted bool      `bun:"idp_role_restricted"`
+	Active            bool      `bun:"active"`
+	Teams             []string  `bun:"teams,array"`
+	CreatedAt         time.Time `bun:"created_at"`
+}
+
+// MemberQuery selects a page of members.
+type MemberQuery struct {
+	Search string // substring of email or name, case-insensitive
+	Page   int    // 1-based
+	Limit  int
+}
+
+// MemberPage is one page of members.
+type MemberPage struct {
+	Rows    []MemberRow
+	Page    int
+	HasNext bool
+}
+
+// ListMembers returns a page of org's joined members ordered by email. Search uses the
+// trigram indexes on users, so it stays fast with 100,000 members.
+func ListMembers(ctx context.Context, db bun.IDB, orgID int64, q MemberQuery) (*MemberPage, error) {
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 50
+	}
+	if q.Page < 1 {
+		q.Page = 1
+	}
+	var rows []MemberRow
+	sel := db.NewSelect().TableExpr("members AS m").
+		ColumnExpr("m.id, m.user_id, u.email, u.name, m.role, m.joined_via, m.sso_linked, m.sso_invalid, m.idp_role_restricted, m.active, m.created_at").
+		ColumnExpr(`ARRAY(SELECT t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id WHERE tm.member_id = m.id ORDER BY lower(t.name)) AS teams`).
+		Join("JOIN users AS u ON u.id = m.user_id").
+		Where("m.org_id = ?", orgID).
+		OrderExpr("lower(u.email), m.id").
+		Limit(int64(q.Limit + 1)).Offset(int64((q.Page - 1) * q.Limit))
+	if s := strings.TrimSpace(q.Search); s != "" {
+		pat := "%" + escapeLike(strings.ToLower(s)) + "%"
+		sel.Where("(lower(u.email) LIKE ? OR lower(u.name) LIKE ?)", pat, pat)
+	}
+	if err := sel.Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	p := &MemberPage{Page: q.Page, HasNext: len(rows) > q.Limit}
+	if p.HasNext {
+		rows = rows[:q.Limit]
+	}
+	p.Rows = rows
+	return p, nil
+}
+
+// memberForUpdate loads a member of org and locks the org row, so that owner counts
+// cannot race (two owners demoting each other at once).
+func memberForUpdate(ctx context.Context, tx bun.Tx, orgID, memberID int64) (*Member, error) {
+	if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
+		return nil, fmt.Errorf("lock organization: %w", err)
+	}
+	m := new(Member)
+	if err := tx.NewSelect().Model(m).Where("id = ? AND org_id = ?", memberID, orgID).Scan(ctx); err != nil {
+		return nil, notFound(err, "member")
+	}
+	return m, nil
+}
+
+func countOwners(ctx context.Context, tx bun.IDB, orgID int64) (int64, error) {
+	return tx.NewSelect().Model((*Member)(nil)).Where("org_id = ? AND role = 'owner' AND user_id IS NOT NULL AND active", orgID).Count(ctx)
+}
+
+// ErrLastOwner is returned when a change would leave the org without an owner.
+var ErrLastOwner = Forbidden("An organization needs at least one owner: make someone else an owner first.")
+
+func memberLabel(ctx context.Context, db bun.IDB, m *Member) string {
+	if m.InviteEmail != nil {
+		return *m.InviteEmail
+	}
+	u, err := GetUser(ctx, db, *m.UserID)
+	if err != nil {
+		return fmt.Sprintf("member %d", m.ID)
+	}
+	return u.Email
+}
+
+// ChangeRole sets a member's role. Only owners grant or remove owner; the last owner
+// cannot be demoted; a role set by the IdP cannot be changed here.
+func ChangeRole(ctx context.Context, db bun.IDB, orgID int64, actor Actor, memberID int64, role string) error {
+	newRole, ok := ParseRole(role)
+	if !ok {
+		return Invalid("role", "Choose one of the listed roles.")
+	}
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
+		if err != nil {
+			return ErrForbidden
+		}
+		m, err := memberForUpdate(ctx, tx, orgID, memberID)
+		if err != nil {
+			return err
+		}
+		if !me.Role.CanGrant(newRole) || !me.Role.CanGrant(m.Role) {
+			return Forbidden("Only owners can give or take away the owner role.")
+		}
+		if m.IDPRoleRestricted {
+			return Forbidden("This member's role is managed by your identity provider.")
+		}
+		if m.Role == newRole {
+			return nil
+		}
+		if m.Role == RoleOwner {
+			n, err := countOwners(ctx, tx, orgID)
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return ErrLastOwner
+			}
+		}
+		if _, err := tx.NewUpdate().Model(m).Set("role = ?", newRole).Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update role: %w", err)
+		}
+		return audit(ctx, tx, orgID, actor, EventMemberRoleChanged, memberLabel(ctx, tx, m), map[string]any{"old": m.Role, "new": newRole})
+	})
+}
+
+// RemoveMember removes a joined member (and their team memberships). Managers cannot
+// remove owners; the last owner cannot be removed.
+func RemoveMember(ctx context.Context, db bun.IDB, orgID int64, actor Actor, memberID int64) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
+		if err != nil || !me.Role.CanManageMembers() {
+			return ErrForbidden
+		}
+		m, err := memberForUpdate(ctx, tx, orgID, memberID)
+		if err != nil {
+			return err
+		}
+		if m.Pending() {
+			return fmt.Errorf("member is an invitation: %w", ErrNotFound)
+		}
+		if !me.Role.CanGrant(m.Role) {
+			return Forbidden("Only owners can remove an owner.")
+		}
+		return removeMember(ctx, tx, orgID, actor, m, EventMemberRemoved)
+	})
+}
+
+// LeaveOrganization removes the actor's own membership; the last owner cannot leave.
+func LeaveOrganization(ctx context.Context, db bun.IDB, orgID int64, actor Actor) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
+		if err != nil {
+			return err
+		}
+		m, err := memberForUpdate(ctx, tx, orgID, me.ID)
+		if err != nil {
+			return err
+		}
+		return removeMember(ctx, tx, orgID, actor, m, EventMemberLeft)
+	})
+}
+
+func removeMember(ctx context.Context, tx bun.Tx, orgID int64, actor Actor, m *Member, event string) error {
+	if m.Role == RoleOwner {
+		n, err := countOwners(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		if n <= 1 {
+			return ErrLastOwner
+		}
+	}
+	label := memberLabel(ctx, tx, m)
+	// team_members rows go with the member (ON DELETE CASCADE).
+	if _, err := tx.NewDelete().Model(m).WherePK().Where("org_id = ?", orgID).Exec(ctx); err != nil {
+		return fmt.Errorf("delete member: %w", err)
+	}
+	return audit(ctx, tx, orgID, actor, event, label, map[string]any{"role": m.Role})
+}
+
+// IsNotFound reports whether err is ErrNotFound.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,98 @@
+// Package sessionstore is the scs store on PostgreSQL. Unlike scs's postgresstore it
+// records the user of each session (so all of a user's sessions can be revoked at once)
+// and it revokes by expiring rows: the upsert refuses to write to an expired row, so
+// a request still in flight when its session is revoked cannot bring it back.
+package sessionstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/uptrace/bun"
+)
+
+// Session keys the store reads out of the session data to fill its columns.
+const (
+	KeyUserID    = "user_id"
+	KeyUserAgent = "ua"
+	KeyIP        = "ip"
+)
+
+// Store implements scs.CtxStore. Tokens reach it already hashed (HashTokenInStore).
+type Store struct {
+	DB    bun.IDB
+	Codec scs.Codec
+}
+
+// New returns a store over db that decodes session data with scs's gob codec.
+func New(db bun.IDB) *Store { return &Store{DB: db, Codec: scs.GobCodec{}} }
+
+// FindCtx returns the data of an unexpired session.
+func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var data []byte
+	err := s.DB.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = $1 AND expiry > now()", token).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return data, true, nil
+}
+
+// CommitCtx inserts or updates a session. An existing row that has expired (revoked)
+// is left alone.
+func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	var userID sql.NullInt64
+	var ua, ip string
+	if _, values, err := s.Codec.Decode(data); err == nil {
+		if id, ok := values[KeyUserID].(int64); ok && id != 0 {
+			userID = sql.NullInt64{Int64: id, Valid: true}
+		}
+		ua, _ = values[KeyUserAgent].(string)
+		ip, _ = values[KeyIP].(string)
+	}
+	if len(ua) > 300 {
+		ua = ua[:300]
+	}
+	_, err := s.DB.ExecContext(ctx, `
+		INSERT INTO sessions (token, data, expiry, user_id, user_agent, ip)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (token) DO UPDATE
+		SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id,
+		    user_agent = EXCLUDED.user_agent, ip = EXCLUDED.ip, last_seen = now()
+		WHERE sessions.expiry > now()`,
+		token, data, expiry, userID, ua, ip)
+	return err
+}
+
+// DeleteCtx ends a session. It expires the row rather than deleting it, for the same
+// reason as revocation.
+func (s *Store) DeleteCtx(ctx context.Context, token string) error {
+	_, err := s.DB.ExecContext(ctx, "UPDATE sessions SET expiry = now() WHERE token = $1 AND expiry > now()", token)
+	return err
+}
+
+// Find implements scs.Store.
+func (s *Store) Find(token string) ([]byte, bool, error) { return s.FindCtx(context.Background(), token) }
+
+// Commit implements scs.Store.
+func (s *Store) Commit(token string, data []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, data, expiry)
+}
+
+// Delete implements scs.Store.
+func (s *Store) Delete(token string) error { return s.DeleteCtx(context.Background(), token) }
+
+// Cleanup deletes rows that expired more than a day ago (long after any request that
+// could have held them has finished).
+func Cleanup(ctx context.Context, db bun.IDB) (int64, error) {
+	res, err := db.ExecContext(ctx, "DELETE FROM sessions WHERE expiry < now() - interval '1 day'")
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
