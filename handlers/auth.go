@@ -31,7 +31,7 @@ func (h *Handler) signIn(c *fiber.Ctx, u *models.User) error {
 	}
 	h.Sessions.Put(ctx, sessionstore.KeyUserID, u.ID)
 	h.Sessions.Put(ctx, sessionstore.KeyUserAgent, copyString(c.Get(fiber.HeaderUserAgent)))
-	h.Sessions.Put(ctx, sessionstore.KeyIP, c.IP())
+	h.Sessions.Put(ctx, sessionstore.KeyIP, copyString(c.IP()))
 	c.Locals(localUser, u)
 	return nil
 }

@@ -61,19 +61,20 @@ func NewApp(h *Handler) *fiber.App {
 	web.Get("/accept/:token/", h.acceptPage)
 	web.Post("/accept/:token/", h.accept)
 
-	signedIn := web.Group("", h.requireUser)
-	signedIn.Get("/account/", h.accountPage)
-	signedIn.Post("/account/", h.updateProfile)
-	signedIn.Post("/account/password/", h.changePassword)
-	signedIn.Post("/account/sessions/revoke-others/", h.revokeOtherSessions)
-	signedIn.Get("/organizations/new/", h.newOrgPage)
-	signedIn.Post("/organizations/new/", h.createOrg)
+	// Signed-in pages. (A Group with an empty prefix would apply its middleware to
+	// every later route, so requireUser is named per route or per prefixed group.)
+	web.Get("/account/", h.requireUser, h.accountPage)
+	web.Post("/account/", h.requireUser, h.updateProfile)
+	web.Post("/account/password/", h.requireUser, h.changePassword)
+	web.Post("/account/sessions/revoke-others/", h.requireUser, h.revokeOtherSessions)
+	web.Get("/organizations/new/", h.requireUser, h.newOrgPage) // before the :slug group
+	web.Post("/organizations/new/", h.requireUser, h.createOrg)
 
 	// One organization: the user must be an active member (else 404).
-	org := signedIn.Group("/organizations/:slug", h.loadOrg)
+	org := web.Group("/organizations/:slug", h.requireUser, h.loadOrg)
 	org.Get("/", h.orgHome)
 
-	settings := signedIn.Group("/settings/:slug", h.loadOrg)
+	settings := web.Group("/settings/:slug", h.requireUser, h.loadOrg)
 	viewMembers := requireRole(models.Role.CanViewMembers)
 	manageMembers := requireRole(models.Role.CanManageMembers)
 	settings.Get("/members/", viewMembers, h.membersPage)
@@ -96,7 +97,7 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Get("/audit-log/", requireRole(models.Role.CanViewAudit), h.auditLog)
 
 	if h.Config.DevMail {
-		dev := signedIn.Group("/_dev/mail", requireSuperuser)
+		dev := web.Group("/_dev/mail", h.requireUser, requireSuperuser)
 		dev.Get("/", h.devMail)
 		dev.Get("/:id/", h.devMailMessage)
 	}

@@ -2,7 +2,11 @@
 // off data attributes.
 (function () {
   "use strict";
+  // The token of the page on screen: boosted navigation swaps the body but not the
+  // head, so a hidden field of the current body wins over the head's meta tag.
   function csrfToken() {
+    var f = document.body && document.body.querySelector('input[name="_csrf"]');
+    if (f) { return f.value; }
     var m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.getAttribute("content") : "";
   }

@@ -33,7 +33,7 @@ func New(db bun.IDB) *Store { return &Store{DB: db, Codec: scs.GobCodec{}} }
 // FindCtx returns the data of an unexpired session.
 func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var data []byte
-	err := s.DB.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = $1 AND expiry > now()", token).Scan(&data)
+	err := s.DB.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = ? AND expiry > now()", token).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -60,7 +60,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry
 	}
 	_, err := s.DB.ExecContext(ctx, `
 		INSERT INTO sessions (token, data, expiry, user_id, user_agent, ip)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (token) DO UPDATE
 		SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id,
 		    user_agent = EXCLUDED.user_agent, ip = EXCLUDED.ip, last_seen = now()
@@ -72,7 +72,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry
 // DeleteCtx ends a session. It expires the row rather than deleting it, for the same
 // reason as revocation.
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
-	_, err := s.DB.ExecContext(ctx, "UPDATE sessions SET expiry = now() WHERE token = $1 AND expiry > now()", token)
+	_, err := s.DB.ExecContext(ctx, "UPDATE sessions SET expiry = now() WHERE token = ? AND expiry > now()", token)
 	return err
 }
 

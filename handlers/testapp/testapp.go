@@ -1,0 +1,104 @@
+// Package testapp builds the real Gatehouse app on a fresh test database, for handler
+// tests (app.Test) and browser tests (a real listener).
+package testapp
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/handlers"
+	"gatehouse/models"
+	"gatehouse/models/database"
+	"gatehouse/models/dbtest"
+	"gatehouse/models/mail"
+	"gatehouse/models/sessionstore"
+	"gatehouse/views/emails"
+)
+
+// App is a running test instance.
+type App struct {
+	Fiber   *fiber.App
+	Handler *handlers.Handler
+	DB      *database.DB
+	BaseURL string
+}
+
+// Options adjust the instance.
+type Options struct {
+	// Sender delivers email; nil keeps it in the dev outbox (DevMail on).
+	Sender mail.Sender
+	// BaseURL defaults to http://gatehouse.test.
+	BaseURL string
+	// Jobs starts River workers (email delivery).
+	Jobs bool
+}
+
+// New builds the app on a fresh database.
+func New(t testing.TB, opts Options) *App {
+	t.Helper()
+	tdb := dbtest.New(t)
+	base := opts.BaseURL
+	if base == "" {
+		base = "http://gatehouse.test"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := scs.New()
+	sm.Store = sessionstore.New(tdb.Bun)
+	sm.HashTokenInStore = true
+	sm.Lifetime = 24 * time.Hour
+	sm.Cookie.Name = "gatehouse_session"
+	mailer, err := models.NewMailer(tdb.SQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log,
+		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil}}
+	a := &App{Fiber: handlers.NewApp(h), Handler: h, DB: tdb, BaseURL: base}
+	if opts.Jobs {
+		sender := opts.Sender
+		if sender == nil {
+			sender = &mail.Outbox{DB: tdb.Bun}
+		}
+		jobs, err := models.NewJobs(tdb.Pool, tdb.Bun, emails.Renderer{BaseURL: base}.Render, sender)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := jobs.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c2()
+			_ = jobs.Stop(stopCtx)
+			cancel()
+		})
+	}
+	return a
+}
+
+// Serve builds the app and serves it on a loopback port; BaseURL is that address.
+func Serve(t testing.TB, opts Options) *App {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.BaseURL = "http://" + ln.Addr().String()
+	a := New(t, opts)
+	go func() { _ = a.Fiber.Listener(ln) }()
+	t.Cleanup(func() { _ = a.Fiber.ShutdownWithTimeout(5 * time.Second) })
+	return a
+}
