@@ -71,7 +71,7 @@ func AsValidation(err error) (*ValidationError, bool) {
 // ForbiddenError is ErrForbidden with a message a person can act on.
 type ForbiddenError struct{ Reason string }
 
-func (f *ForbiddenError) Error() string { return f.Reason }
+func (f *ForbiddenError) Error() string        { return f.Reason }
 func (f *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
 // Forbidden returns an ErrForbidden carrying reason.

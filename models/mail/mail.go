@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
+	gomail "github.com/wneessen/go-mail"
 )
 
 // Templates, one per kind of email (SPEC §7).
@@ -32,7 +32,9 @@ type Args struct {
 func (Args) Kind() string { return "email" }
 
 // InsertOpts retries a failed send with River's backoff for about a day.
-func (Args) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 12, Queue: river.QueueDefault} }
+func (Args) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 12, Queue: river.QueueDefault}
+}
 
 // Message is a rendered email.
 type Message struct {

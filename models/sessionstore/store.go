@@ -77,7 +77,9 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 }
 
 // Find implements scs.Store.
-func (s *Store) Find(token string) ([]byte, bool, error) { return s.FindCtx(context.Background(), token) }
+func (s *Store) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
 
 // Commit implements scs.Store.
 func (s *Store) Commit(token string, data []byte, expiry time.Time) error {
