@@ -71,9 +71,10 @@ func (h *Handler) redirect(c *fiber.Ctx, path string) error {
 // page builds the frame's view model for this request.
 func (h *Handler) page(c *fiber.Ctx, title string) layouts.Page {
 	ctx := c.UserContext()
-	p := layouts.Page{Title: title, CSRF: h.csrfToken(c), DevMail: h.Config.DevMail}
+	p := layouts.Page{Title: title, CSRF: h.csrfToken(c)}
 	if u := currentUser(c); u != nil {
 		p.User = &layouts.NavUser{Name: u.DisplayName(), Email: u.Email}
+		p.DevMail = h.Config.DevMail && u.IsSuperuser
 	}
 	if org, m := currentOrg(c); org != nil {
 		p.Org = &layouts.NavOrg{Slug: org.Slug, Name: org.Name, Role: string(m.Role),

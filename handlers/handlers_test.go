@@ -275,7 +275,7 @@ func TestInviteAcceptAndManageMembers(t *testing.T) {
 		t.Fatalf("role not shown: %s", row.Text())
 	}
 	audit := owner.Get("/settings/acme/audit-log/?event=member.role_changed")
-	if got := audit.Text(`[data-testid="audit-row"]`); !strings.Contains(got, "colleague@example.com") || !strings.Contains(got, `"admin"`) {
+	if got := audit.Text(`[data-testid="audit-row"]`); !strings.Contains(got, "colleague@example.com") || !strings.Contains(got, "member → admin") {
 		t.Fatalf("audit row: %q", got)
 	}
 	// The last owner cannot demote themself through the page: a message, no change.

@@ -81,3 +81,10 @@ func linkSegments(text string) []segment {
 	}
 	return out
 }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
