@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/handlers/testapp"
-	"gatehouse/models"
 )
 
 // setUp runs the first-run page and returns the owner's signed-in client.
@@ -408,5 +409,72 @@ func TestProbesAndErrors(t *testing.T) {
 	if !strings.Contains(c.Get("/metrics").Body, "gatehouse_http_requests_total") {
 		t.Error("no request metrics")
 	}
-	_ = models.RoleOwner
+}
+
+func TestPasswordResetThroughTheOutbox(t *testing.T) {
+	a := testapp.New(t, testapp.Options{Jobs: true})
+	setUp(t, a)
+	c := a.Client(t)
+	c.Get("/auth/password/reset/")
+	if res := c.Post("/auth/password/reset/", url.Values{"email": {"bad"}}); res.Status != 422 {
+		t.Fatalf("malformed email: %d", res.Status)
+	}
+	res := c.Post("/auth/password/reset/", url.Values{"email": {"Owner@Example.com"}})
+	if res.Status != 200 || !res.Has(`[data-testid="reset-sent"]`) {
+		t.Fatalf("request: %d", res.Status)
+	}
+	// The River worker renders and keeps the email in the dev outbox.
+	var text string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		err := a.DB.Bun.NewRaw(`SELECT text_body FROM dev_mails WHERE recipient = 'owner@example.com' AND subject LIKE 'Reset%'`).Scan(context.Background(), &text)
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	link := regexp.MustCompile(`http://gatehouse\.test(/auth/password/reset/[A-Za-z0-9_-]+/)`).FindStringSubmatch(text)
+	if link == nil {
+		t.Fatalf("no reset link in %q", text)
+	}
+	if res := c.Get(link[1]); res.Status != 200 {
+		t.Fatalf("reset page: %d", res.Status)
+	}
+	if res := c.Post(link[1], url.Values{"password": {"short"}}); res.Status != 422 {
+		t.Fatalf("short password: %d", res.Status)
+	}
+	if res := c.Post(link[1], url.Values{"password": {"a whole new password"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("set password: %d", res.Status)
+	}
+	if res := a.Client(t).Get(link[1]); res.Status != 404 || !res.Has(`[data-testid="reset-invalid"]`) {
+		t.Fatalf("reused link: %d", res.Status)
+	}
+	fresh := a.Client(t)
+	fresh.Get("/auth/login/")
+	if res := fresh.Post("/auth/login/", url.Values{"email": {"owner@example.com"}, "password": {"a whole new password"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("login with the new password: %d", res.Status)
+	}
+}
+
+func TestCreateOrgBadInput(t *testing.T) {
+	a := testapp.New(t, testapp.Options{})
+	owner := setUp(t, a)
+	for _, tc := range []struct{ name, orgName, slug, field string }{
+		{"empty name", "", "", "name"},
+		{"duplicate slug", "Another", "acme", "slug"},
+		{"reserved slug", "New", "new", "slug"},
+		{"bad slug", "X", "-x-", "slug"},
+		{"name too long", strings.Repeat("n", 101), "", "name"},
+	} {
+		res := owner.Post("/organizations/new/", url.Values{"name": {tc.orgName}, "slug": {tc.slug}})
+		if res.Status != 422 || !res.Has(`[data-testid="error-`+tc.field+`"]`) {
+			t.Errorf("%s: %d", tc.name, res.Status)
+		}
+	}
+	if n := count(t, a, "SELECT count(*) FROM organizations"); n != 1 {
+		t.Fatalf("orgs = %d", n)
+	}
+	if res := owner.Post("/organizations/new/", url.Values{"name": {"Beta Team Inc."}}); res.Location != "/organizations/beta-team-inc/" {
+		t.Fatalf("create: %d %s", res.Status, res.Location)
+	}
 }
