@@ -1,0 +1,216 @@
+package samlsp
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml"
+)
+
+// Size limits of the ACS (SECURITY.md §1, §2).
+const (
+	MaxEncodedResponse = 512 << 10
+	MaxDecodedResponse = 384 << 10
+)
+
+// Assertion is what Gatehouse uses of a validated assertion.
+type Assertion struct {
+	ID           string
+	Issuer       string
+	NameID       string
+	NameIDFormat string
+	SessionIndex string
+	IssueInstant time.Time
+	NotOnOrAfter time.Time
+	InResponseTo string
+	// Attributes by Name; FriendlyName aliases are added when they do not clash.
+	Attributes map[string][]string
+}
+
+// AttributeNames lists the attribute keys, sorted (for error messages).
+func (a *Assertion) AttributeNames() []string {
+	names := make([]string, 0, len(a.Attributes))
+	for k := range a.Attributes {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ValidationError is a refused response: Reason is a short code for the sign-in log,
+// Detail the private explanation (never shown to the person signing in).
+type ValidationError struct {
+	Reason string
+	Detail string
+}
+
+func (e *ValidationError) Error() string { return e.Reason + ": " + e.Detail }
+
+// Reason codes recorded in the sign-in log.
+const (
+	ReasonMalformed  = "malformed"
+	ReasonSignature  = "signature"
+	ReasonInvalid    = "invalid_response"
+	ReasonConditions = "conditions"
+	ReasonRequest    = "request_mismatch"
+	ReasonInternal   = "internal"
+)
+
+func refuse(reason, format string, args ...any) error {
+	return &ValidationError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// DecodeResponse base64-decodes a SAMLResponse form value within the size limits.
+func DecodeResponse(encoded string) ([]byte, error) {
+	if len(encoded) > MaxEncodedResponse {
+		return nil, refuse(ReasonMalformed, "SAMLResponse larger than %d bytes", MaxEncodedResponse)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(encoded), ""))
+	if err != nil {
+		return nil, refuse(ReasonMalformed, "SAMLResponse is not base64")
+	}
+	if len(raw) > MaxDecodedResponse {
+		return nil, refuse(ReasonMalformed, "decoded SAMLResponse larger than %d bytes", MaxDecodedResponse)
+	}
+	return raw, nil
+}
+
+// ValidateResponse checks a decoded SAML Response for the org's settings at Now().
+// requestID is the AuthnRequest ID the response must answer; "" admits an unsolicited
+// (IdP-initiated) response, which must then carry no InResponseTo. Panics inside the
+// XML libraries are contained and reported as malformed.
+func ValidateResponse(s Settings, raw []byte, requestID string) (a *Assertion, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a, err = nil, refuse(ReasonMalformed, "parser panic: %v", r)
+		}
+	}()
+	if err := PreScanResponse(raw); err != nil {
+		return nil, refuse(ReasonMalformed, "%v", err)
+	}
+	sp, _, err := s.serviceProvider()
+	if err != nil {
+		return nil, refuse(ReasonInternal, "settings: %v", err)
+	}
+	sp.ValidateAudienceRestriction = func(as *saml.Assertion) error {
+		if as.Conditions == nil || len(as.Conditions.AudienceRestrictions) == 0 {
+			return errors.New("no AudienceRestriction")
+		}
+		for _, ar := range as.Conditions.AudienceRestrictions {
+			if ar.Audience.Value != s.SP.EntityID {
+				return fmt.Errorf("audience %q is not %q", ar.Audience.Value, s.SP.EntityID)
+			}
+		}
+		return nil
+	}
+	acs, _ := url.Parse(s.SP.ACSURL)
+	parsed, err := sp.ParseXMLResponse(raw, []string{requestID}, *acs)
+	if err != nil {
+		var ire *saml.InvalidResponseError
+		detail := err.Error()
+		if errors.As(err, &ire) && ire.PrivateErr != nil {
+			detail = ire.PrivateErr.Error()
+		}
+		return nil, classify(detail)
+	}
+	return checkAssertion(parsed, s, requestID, Now())
+}
+
+// classify turns crewjam's private error text into a reason code.
+func classify(detail string) error {
+	lower := strings.ToLower(detail)
+	switch {
+	case strings.Contains(lower, "signature") || strings.Contains(lower, "certificate") || strings.Contains(lower, "digest"):
+		return refuse(ReasonSignature, "%s", detail)
+	case strings.Contains(lower, "inresponseto") || strings.Contains(lower, "request id"):
+		return refuse(ReasonRequest, "%s", detail)
+	case strings.Contains(lower, "expired") || strings.Contains(lower, "not yet valid") || strings.Contains(lower, "audience") ||
+		strings.Contains(lower, "recipient") || strings.Contains(lower, "destination") || strings.Contains(lower, "issueinstant"):
+		return refuse(ReasonConditions, "%s", detail)
+	case strings.Contains(lower, "xml"):
+		return refuse(ReasonMalformed, "%s", detail)
+	}
+	return refuse(ReasonInvalid, "%s", detail)
+}
+
+// checkAssertion applies what crewjam leaves to the caller (SECURITY.md §5).
+func checkAssertion(as *saml.Assertion, s Settings, requestID string, now time.Time) (*Assertion, error) {
+	if as.Subject == nil || as.Subject.NameID == nil || strings.TrimSpace(as.Subject.NameID.Value) == "" {
+		return nil, refuse(ReasonInvalid, "the assertion has no Subject NameID")
+	}
+	if as.Conditions == nil {
+		return nil, refuse(ReasonInvalid, "the assertion has no Conditions")
+	}
+	if strings.TrimSpace(as.ID) == "" {
+		return nil, refuse(ReasonInvalid, "the assertion has no ID")
+	}
+	bearer := false
+	var confirmedUntil time.Time
+	for _, sc := range as.Subject.SubjectConfirmations {
+		d := sc.SubjectConfirmationData
+		if sc.Method != "urn:oasis:names:tc:SAML:2.0:cm:bearer" || d == nil {
+			continue
+		}
+		if d.Recipient == "" || d.NotOnOrAfter.IsZero() {
+			continue
+		}
+		if d.Recipient != s.SP.ACSURL {
+			return nil, refuse(ReasonConditions, "SubjectConfirmation Recipient %q is not %q", d.Recipient, s.SP.ACSURL)
+		}
+		if requestID == "" && d.InResponseTo != "" {
+			return nil, refuse(ReasonRequest, "unsolicited response answers request %q we did not issue", d.InResponseTo)
+		}
+		bearer = true
+		if d.NotOnOrAfter.After(confirmedUntil) {
+			confirmedUntil = d.NotOnOrAfter
+		}
+	}
+	if !bearer {
+		return nil, refuse(ReasonInvalid, "no bearer SubjectConfirmation with Recipient and NotOnOrAfter")
+	}
+	if as.IssueInstant.After(now.Add(ClockSkew)) {
+		return nil, refuse(ReasonConditions, "IssueInstant %s is in the future", as.IssueInstant.UTC().Format(time.RFC3339))
+	}
+	end := as.Conditions.NotOnOrAfter
+	if end.IsZero() || (!confirmedUntil.IsZero() && confirmedUntil.Before(end)) {
+		end = confirmedUntil
+	}
+	if end.Sub(as.IssueInstant) > MaxAssertionLife+ClockSkew {
+		return nil, refuse(ReasonConditions, "assertion lifetime %s exceeds %s", end.Sub(as.IssueInstant), MaxAssertionLife)
+	}
+	out := &Assertion{
+		ID: as.ID, Issuer: as.Issuer.Value, NameID: strings.TrimSpace(as.Subject.NameID.Value),
+		NameIDFormat: as.Subject.NameID.Format, IssueInstant: as.IssueInstant, NotOnOrAfter: end,
+		InResponseTo: requestID, Attributes: map[string][]string{},
+	}
+	for _, st := range as.AuthnStatements {
+		if st.SessionIndex != "" {
+			out.SessionIndex = st.SessionIndex
+			break
+		}
+	}
+	friendly := map[string][]string{}
+	for _, st := range as.AttributeStatements {
+		for _, attr := range st.Attributes {
+			var values []string
+			for _, v := range attr.Values {
+				values = append(values, strings.TrimSpace(v.Value))
+			}
+			out.Attributes[attr.Name] = append(out.Attributes[attr.Name], values...)
+			if attr.FriendlyName != "" {
+				friendly[attr.FriendlyName] = append(friendly[attr.FriendlyName], values...)
+			}
+		}
+	}
+	for k, v := range friendly {
+		if _, clash := out.Attributes[k]; !clash {
+			out.Attributes[k] = v
+		}
+	}
+	return out, nil
+}

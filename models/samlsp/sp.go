@@ -1,0 +1,124 @@
+package samlsp
+
+import (
+	"crypto/x509"
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/crewjam/saml"
+)
+
+// SP is the service provider side of one org: every URL is built from the instance's
+// base URL and the org slug, never from a request (SPEC §3.1).
+type SP struct {
+	EntityID string // = the metadata URL, with its trailing slash (Entra AADSTS650056)
+	ACSURL   string
+	SLSURL   string
+}
+
+// NewSP returns the SP URLs of the org with slug under baseURL.
+func NewSP(baseURL, slug string) SP {
+	base := strings.TrimRight(baseURL, "/")
+	return SP{
+		EntityID: base + "/saml/metadata/" + slug + "/",
+		ACSURL:   base + "/saml/acs/" + slug + "/",
+		SLSURL:   base + "/saml/sls/" + slug + "/",
+	}
+}
+
+// Settings is everything needed to talk to one org's IdP.
+type Settings struct {
+	SP  SP
+	IdP IdP
+}
+
+func mustURL(s string) url.URL {
+	u, err := url.Parse(s)
+	if err != nil || u == nil {
+		return url.URL{}
+	}
+	return *u
+}
+
+// serviceProvider builds crewjam's SP for these settings. AllowIDPInitiated stays
+// false: unsolicited responses are admitted by the caller passing an empty request id.
+func (s Settings) serviceProvider() (*saml.ServiceProvider, []*x509.Certificate, error) {
+	certs, err := s.IdP.Certificates()
+	if err != nil {
+		return nil, nil, err
+	}
+	ed := &saml.EntityDescriptor{EntityID: s.IdP.EntityID}
+	kd := saml.KeyDescriptor{Use: "signing"}
+	for _, der := range s.IdP.Certs {
+		kd.KeyInfo.X509Data.X509Certificates = append(kd.KeyInfo.X509Data.X509Certificates,
+			saml.X509Certificate{Data: encodeB64(der)})
+	}
+	idpd := saml.IDPSSODescriptor{}
+	idpd.KeyDescriptors = []saml.KeyDescriptor{kd}
+	idpd.SingleSignOnServices = []saml.Endpoint{{Binding: saml.HTTPRedirectBinding, Location: s.IdP.SSOURL}}
+	if s.IdP.SLOURL != "" {
+		idpd.SingleLogoutServices = []saml.Endpoint{{Binding: saml.HTTPRedirectBinding, Location: s.IdP.SLOURL}}
+	}
+	ed.IDPSSODescriptors = []saml.IDPSSODescriptor{idpd}
+	sp := &saml.ServiceProvider{
+		EntityID:          s.SP.EntityID,
+		MetadataURL:       mustURL(s.SP.EntityID),
+		AcsURL:            mustURL(s.SP.ACSURL),
+		SloURL:            mustURL(s.SP.SLSURL),
+		IDPMetadata:       ed,
+		AllowIDPInitiated: false,
+		AuthnNameIDFormat: saml.UnspecifiedNameIDFormat,
+		SignatureVerifier: strictVerifier{certs: certs},
+	}
+	return sp, certs, nil
+}
+
+// Metadata renders the SP metadata for sp (ACS over HTTP-POST, SLS over Redirect and
+// POST; no artifact binding).
+func Metadata(sp SP) ([]byte, error) {
+	ed := saml.EntityDescriptor{
+		EntityID: sp.EntityID,
+		SPSSODescriptors: []saml.SPSSODescriptor{{
+			SSODescriptor: saml.SSODescriptor{
+				RoleDescriptor: saml.RoleDescriptor{ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol"},
+				SingleLogoutServices: []saml.Endpoint{
+					{Binding: saml.HTTPRedirectBinding, Location: sp.SLSURL},
+					{Binding: saml.HTTPPostBinding, Location: sp.SLSURL},
+				},
+				NameIDFormats: []saml.NameIDFormat{saml.EmailAddressNameIDFormat, saml.PersistentNameIDFormat, saml.UnspecifiedNameIDFormat},
+			},
+			AuthnRequestsSigned:  boolPtr(false),
+			WantAssertionsSigned: boolPtr(true),
+			AssertionConsumerServices: []saml.IndexedEndpoint{
+				{Binding: saml.HTTPPostBinding, Location: sp.ACSURL, Index: 0, IsDefault: boolPtr(true)},
+			},
+		}},
+	}
+	out, err := xml.MarshalIndent(ed, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), out...), nil
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// AuthnRequest builds the HTTP-Redirect URL that starts SP-initiated SSO and returns
+// the request's ID, which the response must answer (InResponseTo).
+func AuthnRequest(s Settings, relayState string) (redirect string, requestID string, err error) {
+	sp, _, err := s.serviceProvider()
+	if err != nil {
+		return "", "", err
+	}
+	req, err := sp.MakeAuthenticationRequest(s.IdP.SSOURL, saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+	if err != nil {
+		return "", "", fmt.Errorf("build AuthnRequest: %w", err)
+	}
+	u, err := req.Redirect(relayState, sp)
+	if err != nil {
+		return "", "", fmt.Errorf("encode AuthnRequest: %w", err)
+	}
+	return u.String(), req.ID, nil
+}
