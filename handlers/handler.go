@@ -35,6 +35,7 @@ type Handler struct {
 	DB       *database.DB
 	Sessions *scs.SessionManager
 	Mailer   *models.Mailer
+	Fetcher  models.MetadataGetter
 	Config   Config
 	Log      *slog.Logger
 }
@@ -86,6 +87,10 @@ func (h *Handler) page(c *fiber.Ctx, title string) layouts.Page {
 	}
 	return p
 }
+
+// barePage is the frame's view model for responses that must not touch the session
+// (the ACS refusing a response sets no cookie).
+func (h *Handler) barePage(title string) layouts.Page { return layouts.Page{Title: title} }
 
 // flash shows msg on the next page.
 func (h *Handler) flash(c *fiber.Ctx, msg string) {

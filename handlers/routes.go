@@ -42,6 +42,15 @@ func NewApp(h *Handler) *fiber.App {
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.Handler()))
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
 
+	// SAML endpoints at Sentry's paths (SPEC §3.1). The ACS and SLS receive cross-site
+	// POSTs from the IdP: they are outside CSRF and protected by signatures, request
+	// state and the replay cache instead.
+	saml := app.Group("/saml", h.loadSession, h.loadUser)
+	saml.Get("/metadata/:slug/", h.samlMetadata)
+	saml.Post("/acs/:slug/", h.acs)
+	saml.Get("/sls/:slug/", h.sls)
+	saml.Post("/sls/:slug/", h.sls)
+
 	// Browser pages: session, CSRF on state changes, the signed-in user.
 	web := app.Group("", h.loadSession, h.csrf, h.loadUser)
 	web.Get("/", h.home)
@@ -58,6 +67,12 @@ func NewApp(h *Handler) *fiber.App {
 	web.Post("/auth/password/reset/", h.forgot)
 	web.Get("/auth/password/reset/:token/", h.resetPage)
 	web.Post("/auth/password/reset/:token/", h.reset)
+	web.Get("/auth/login/:slug/", h.orgLoginPage)
+	web.Post("/auth/login/:slug/", h.startOrgLogin)
+	web.Get("/auth/link/confirm/:token/", h.linkConfirm)
+	web.Get("/auth/link/:token/", h.linkPage)
+	web.Post("/auth/link/:token/", h.link)
+	web.Post("/auth/link/:token/email/", h.linkEmail)
 	web.Get("/accept/:token/", h.acceptPage)
 	web.Post("/accept/:token/", h.accept)
 
@@ -95,6 +110,12 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Post("/teams/:team/members/:id/remove/", manageTeams, h.removeTeamMember)
 
 	settings.Get("/audit-log/", requireRole(models.Role.CanViewAudit), h.auditLog)
+
+	// Org Settings › Auth (SPEC §2): owners and managers.
+	settings.Get("/auth/", manageMembers, h.authSettings)
+	settings.Get("/auth/configure/:kind/", manageMembers, h.configurePage)
+	settings.Post("/auth/configure/:kind/", manageMembers, h.configure)
+	settings.Post("/auth/activate/", manageMembers, h.activate)
 
 	if h.Config.DevMail {
 		dev := web.Group("/_dev/mail", h.requireUser, requireSuperuser)

@@ -23,6 +23,10 @@ const (
 	EventTeamDeleted       = "team.deleted"
 	EventTeamMemberAdded   = "team.member_added"
 	EventTeamMemberRemoved = "team.member_removed"
+	EventSSOConfigured     = "sso.configured"
+	EventSSOEdited         = "sso.edited"
+	EventSSOEnabled        = "sso.enabled"
+	EventSSOLinked         = "sso.identity_linked"
 )
 
 // AuditEvents lists the event names a person can filter on.
@@ -30,6 +34,7 @@ var AuditEvents = []string{
 	EventOrgCreated, EventMemberInvited, EventInviteResent, EventInviteCanceled, EventMemberJoined,
 	EventMemberRoleChanged, EventMemberRemoved, EventMemberLeft, EventTeamCreated, EventTeamRenamed,
 	EventTeamDeleted, EventTeamMemberAdded, EventTeamMemberRemoved,
+	EventSSOConfigured, EventSSOEdited, EventSSOEnabled, EventSSOLinked,
 }
 
 // AuditEvent is one entry of an org's audit log.

@@ -47,3 +47,14 @@ func RevokeUserSessions(ctx context.Context, db bun.IDB, userID int64, keep stri
 	}
 	return res.RowsAffected()
 }
+
+// RevokeSSOSessions ends the user's sessions that signed in through org's SSO (single
+// logout, SCIM deprovisioning). It returns how many ended.
+func RevokeSSOSessions(ctx context.Context, db bun.IDB, orgID, userID int64) (int64, error) {
+	res, err := db.NewUpdate().TableExpr("sessions").Set("expiry = now()").
+		Where("user_id = ? AND expiry > now() AND ? = ANY(sso_orgs)", userID, orgID).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("revoke SSO sessions: %w", err)
+	}
+	return res.RowsAffected()
+}

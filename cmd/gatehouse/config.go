@@ -16,7 +16,10 @@ type config struct {
 	DataDir     string
 	SMTPURL     string
 	MailFrom    string
-	LogLevel    slog.Level
+	// AllowPrivateMetadata lets metadata URLs reach private and loopback addresses
+	// (on-premises IdPs, tests). Off by default (SECURITY.md).
+	AllowPrivateMetadata bool
+	LogLevel             slog.Level
 }
 
 type configError struct{ name, msg string }
@@ -56,6 +59,13 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		if su, err := url.Parse(c.SMTPURL); err != nil || (su.Scheme != "smtp" && su.Scheme != "smtps") || su.Host == "" {
 			return nil, &configError{"SMTP_URL", "must be smtp://[user:password@]host[:port] or smtps://…"}
 		}
+	}
+	switch strings.ToLower(getenv("GATEHOUSE_ALLOW_PRIVATE_METADATA")) {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		c.AllowPrivateMetadata = true
+	default:
+		return nil, &configError{"GATEHOUSE_ALLOW_PRIVATE_METADATA", "must be true or false"}
 	}
 	c.MailFrom = orDefault(getenv("GATEHOUSE_MAIL_FROM"), "Gatehouse <gatehouse@"+u.Hostname()+">")
 	switch strings.ToLower(orDefault(getenv("GATEHOUSE_LOG_LEVEL"), "info")) {

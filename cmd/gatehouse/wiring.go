@@ -11,6 +11,7 @@ import (
 	"gatehouse/handlers"
 	"gatehouse/models"
 	"gatehouse/models/database"
+	"gatehouse/models/fetch"
 	"gatehouse/models/mail"
 	"gatehouse/models/pglocal"
 	"gatehouse/models/sessionstore"
@@ -87,6 +88,6 @@ func (a *app) handler() (*handlers.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log,
+	return &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log, Fetcher: fetch.New(a.cfg.AllowPrivateMetadata),
 		Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == ""}}, nil
 }

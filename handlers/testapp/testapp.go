@@ -18,6 +18,7 @@ import (
 	"gatehouse/models"
 	"gatehouse/models/database"
 	"gatehouse/models/dbtest"
+	"gatehouse/models/fetch"
 	"gatehouse/models/mail"
 	"gatehouse/models/sessionstore"
 	"gatehouse/views/emails"
@@ -63,7 +64,7 @@ func New(t testing.TB, opts Options) *App {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log,
+	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true),
 		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil}}
 	a := &App{Fiber: handlers.NewApp(h), Handler: h, DB: tdb, BaseURL: base}
 	if opts.Jobs {

@@ -19,6 +19,7 @@ import (
 const (
 	TemplateInvitation    = "invitation"
 	TemplatePasswordReset = "password_reset"
+	TemplateLinkConfirm   = "link_confirm"
 )
 
 // Args is the River job that sends one email. Data holds the template's values.

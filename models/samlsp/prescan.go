@@ -30,6 +30,9 @@ func malformed(format string, args ...any) error {
 // documents. visit is called for each start element with its depth (root = 1) and
 // its parent's name.
 func scanLimits(doc []byte, visit func(el xml.StartElement, depth int, parent xml.Name) error, done func() error) error {
+	// A UTF-8 byte order mark may start a document (Entra ID serves its federation
+	// metadata with one); encoding/xml would report it as text outside the root.
+	doc = bytes.TrimPrefix(doc, utf8BOM)
 	dec := xml.NewDecoder(bytes.NewReader(doc))
 	dec.Strict = true
 	// A CharsetReader that refuses everything: only UTF-8 (the default) is decoded.
@@ -101,6 +104,8 @@ func scanLimits(doc []byte, visit func(el xml.StartElement, depth int, parent xm
 	}
 	return nil
 }
+
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 func declaredEncoding(inst string) string {
 	i := strings.Index(inst, "encoding=")

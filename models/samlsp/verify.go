@@ -93,6 +93,13 @@ func (v strictVerifier) VerifySignature(ctx *dsig.ValidationContext, el *etree.E
 	if !enveloped {
 		return sigErr("the signature is not enveloped")
 	}
+	// SignatureValue is xs:base64Binary, which allows whitespace (Google Workspace wraps
+	// and indents it); goxmldsig decodes it with a strict decoder that accepts only
+	// CR/LF. The Signature element is removed by the enveloped transform and
+	// SignatureValue is outside SignedInfo, so this changes nothing that is signed.
+	for _, sv := range children(sig, nsDSig, "SignatureValue") {
+		sv.SetText(spaceRe.ReplaceAllString(sv.Text(), ""))
+	}
 	// A certificate in KeyInfo, when present, must be one of the configured ones.
 	hasKeyInfoCert := false
 	for _, ki := range children(sig, nsDSig, "KeyInfo") {

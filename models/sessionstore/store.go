@@ -8,10 +8,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // Session keys the store reads out of the session data to fill its columns.
@@ -19,7 +22,12 @@ const (
 	KeyUserID    = "user_id"
 	KeyUserAgent = "ua"
 	KeyIP        = "ip"
+	// KeySSOPrefix + org id holds the unix time of the session's last SSO for that org.
+	KeySSOPrefix = "sso_at:"
 )
+
+// KeySSO is the session key of the SSO time for org.
+func KeySSO(orgID int64) string { return KeySSOPrefix + strconv.FormatInt(orgID, 10) }
 
 // Store implements scs.CtxStore. Tokens reach it already hashed (HashTokenInStore).
 type Store struct {
@@ -48,24 +56,32 @@ func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	var userID sql.NullInt64
 	var ua, ip string
+	ssoOrgs := []int64{}
 	if _, values, err := s.Codec.Decode(data); err == nil {
 		if id, ok := values[KeyUserID].(int64); ok && id != 0 {
 			userID = sql.NullInt64{Int64: id, Valid: true}
 		}
 		ua, _ = values[KeyUserAgent].(string)
 		ip, _ = values[KeyIP].(string)
+		for k := range values {
+			if rest, ok := strings.CutPrefix(k, KeySSOPrefix); ok {
+				if id, err := strconv.ParseInt(rest, 10, 64); err == nil {
+					ssoOrgs = append(ssoOrgs, id)
+				}
+			}
+		}
 	}
 	if len(ua) > 300 {
 		ua = ua[:300]
 	}
 	_, err := s.DB.ExecContext(ctx, `
-		INSERT INTO sessions (token, data, expiry, user_id, user_agent, ip)
-		VALUES (?, ?, ?, ?, ?, ?)
+		INSERT INTO sessions (token, data, expiry, user_id, user_agent, ip, sso_orgs)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (token) DO UPDATE
 		SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id,
-		    user_agent = EXCLUDED.user_agent, ip = EXCLUDED.ip, last_seen = now()
+		    user_agent = EXCLUDED.user_agent, ip = EXCLUDED.ip, sso_orgs = EXCLUDED.sso_orgs, last_seen = now()
 		WHERE sessions.expiry > now()`,
-		token, data, expiry, userID, ua, ip)
+		token, data, expiry, userID, ua, ip, pgdialect.Array(ssoOrgs))
 	return err
 }
 

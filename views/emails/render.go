@@ -21,6 +21,12 @@ Accept the invitation:
 
 The link works once and expires in {{.expires_days}} days.
 {{end}}
+{{define "link_confirm"}}Someone signed in to {{.org_name}} through its identity provider with this email address.
+Open this link in the same browser to link that sign-in to your Gatehouse account:
+{{.link}}
+
+The link works once, for 30 minutes. If this was not you, ignore this email: nothing is linked without it.
+{{end}}
 {{define "password_reset"}}Hello {{.name}},
 
 Someone (hopefully you) asked to reset your Gatehouse password. Choose a new one here:
@@ -51,6 +57,10 @@ func (r Renderer) Render(a mail.Args) (mail.Message, error) {
 		subject = "Reset your Gatehouse password"
 		data["link"] = r.url("/auth/password/reset/" + url.PathEscape(data["token"]) + "/")
 		html = passwordResetHTML(data, data["link"])
+	case mail.TemplateLinkConfirm:
+		subject = "Link your account to " + data["org_name"] + " single sign-on"
+		data["link"] = r.url("/auth/link/confirm/" + url.PathEscape(data["token"]) + "/")
+		html = linkConfirmHTML(data, data["link"])
 	default:
 		return mail.Message{}, fmt.Errorf("unknown email template %q", a.Template)
 	}

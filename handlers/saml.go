@@ -1,0 +1,291 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/models"
+	"gatehouse/models/samlsp"
+	"gatehouse/models/sessionstore"
+	"gatehouse/views/pages"
+)
+
+// linkCookie binds a pending account link to the browser that signed in.
+const linkCookie = "gatehouse_link"
+
+func (h *Handler) baseURL() string { return h.Config.BaseURL.String() }
+
+// samlOrg loads the org of :slug and its provider; a missing org or a non-SAML
+// provider is ErrNotFound (the same answer for both, so slugs are not revealed).
+func (h *Handler) samlOrg(c *fiber.Ctx) (*models.Organization, *models.AuthProvider, error) {
+	org, err := models.OrgBySlug(c.UserContext(), h.DB.Bun, copyString(c.Params("slug")))
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID)
+	if err != nil {
+		return org, nil, err
+	}
+	if !p.IsSAML() {
+		return org, nil, models.ErrNotFound
+	}
+	return org, p, nil
+}
+
+// samlMetadata serves the SP metadata; its URL is the SP entity ID.
+func (h *Handler) samlMetadata(c *fiber.Ctx) error {
+	org, err := models.OrgBySlug(c.UserContext(), h.DB.Bun, copyString(c.Params("slug")))
+	if err != nil {
+		return err
+	}
+	md, err := samlsp.Metadata(samlsp.NewSP(h.baseURL(), org.Slug))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/samlmetadata+xml")
+	return c.Send(md)
+}
+
+// orgLoginPage is /auth/login/{slug}/: it starts SP-initiated SSO.
+func (h *Handler) orgLoginPage(c *fiber.Ctx) error {
+	org, p, err := h.samlOrg(c)
+	if org == nil {
+		return h.renderOrgLogin(c, http.StatusNotFound, pages.OrgLoginView{OrgName: "your organization", Error: samlsp.MsgNoSSO})
+	}
+	v := pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Next: safeNext(c.Query("next"), "")}
+	if err == nil && p.Active() {
+		v.Available, v.ProviderName = true, p.DisplayName()
+	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return err
+	}
+	return h.renderOrgLogin(c, http.StatusOK, v)
+}
+
+func (h *Handler) renderOrgLogin(c *fiber.Ctx, status int, v pages.OrgLoginView) error {
+	return h.render(c, status, pages.OrgLogin(h.page(c, "Sign in to "+v.OrgName), v))
+}
+
+func (h *Handler) startOrgLogin(c *fiber.Ctx) error {
+	org, p, err := h.samlOrg(c)
+	if err != nil || !p.Active() {
+		if org == nil || errors.Is(err, models.ErrNotFound) || (p != nil && !p.Active()) {
+			return h.renderOrgLogin(c, http.StatusNotFound, pages.OrgLoginView{OrgName: orgName(org), Error: samlsp.MsgNoSSO})
+		}
+		return err
+	}
+	next := safeNext(c.FormValue("next"), "")
+	redirect, err := models.StartSAML(c.UserContext(), h.DB.Bun, models.SAMLSettings(h.baseURL(), org, p), org.ID, models.PurposeLogin, 0, next)
+	if err != nil {
+		return err
+	}
+	return h.redirectExternal(c, redirect)
+}
+
+func orgName(org *models.Organization) string {
+	if org == nil {
+		return "your organization"
+	}
+	return org.Name
+}
+
+// redirectExternal sends the browser to the IdP (a full navigation even for HTMX).
+func (h *Handler) redirectExternal(c *fiber.Ctx, to string) error {
+	if c.Get(hxRequest) == "true" {
+		c.Set(hxRedirect, to)
+		return c.SendStatus(http.StatusNoContent)
+	}
+	return c.Redirect(to, http.StatusSeeOther)
+}
+
+// acs is the Assertion Consumer Service (SECURITY.md "SAML assertion consumer", in
+// order). Failures show a generic page and record the reason in the sign-in log; they
+// set no cookie and write nothing else.
+func (h *Handler) acs(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	attempt := models.SSOAttempt{Outcome: "failure", IP: c.IP()}
+	org, p, err := h.samlOrg(c)
+	if org != nil {
+		attempt.OrgID = org.ID
+	}
+	fail := func(reason, hint string) error {
+		if attempt.OrgID != 0 {
+			attempt.Reason, attempt.Hint = reason, hint
+			if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
+				h.Log.Error("record SSO attempt", "request_id", requestID(c), "error", err.Error())
+			}
+		}
+		h.Log.Warn("SAML response rejected", "request_id", requestID(c), "org", attempt.OrgID, "reason", reason, "detail", hint)
+		slug := ""
+		if org != nil {
+			slug = org.Slug
+		}
+		return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), slug, requestID(c)))
+	}
+	if err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return fail(models.ReasonNoProvider, "no SAML provider for this organization")
+		}
+		return err
+	}
+	args := c.Request().PostArgs()
+	if !strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEApplicationForm) || len(c.Body()) > samlsp.MaxEncodedResponse+4096 {
+		return fail(samlsp.ReasonMalformed, "not a form POST within the size limit")
+	}
+	if len(args.PeekMulti("SAMLResponse")) != 1 || len(args.PeekMulti("RelayState")) > 1 || args.Has("SAMLart") {
+		return fail(samlsp.ReasonMalformed, "want exactly one SAMLResponse, at most one RelayState, no SAMLart")
+	}
+	raw, err := samlsp.DecodeResponse(string(args.Peek("SAMLResponse")))
+	if err != nil {
+		return fail(reasonOf(err), detailOf(err))
+	}
+	relay := string(args.Peek("RelayState"))
+	var req *models.SAMLRequest
+	requestID := ""
+	if relay != "" {
+		req, err = models.TakeSAMLRequest(ctx, h.DB.Bun, org.ID, relay)
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+		if req != nil {
+			requestID = req.RequestID
+		}
+	}
+	if req == nil && !p.AllowIdPInitiated {
+		return fail(models.ReasonNotAllowed, "an unsolicited response, and this organization does not allow IdP-initiated login")
+	}
+	settings := models.SAMLSettings(h.baseURL(), org, p)
+	a, err := samlsp.ValidateResponse(settings, raw, requestID)
+	if err != nil {
+		return fail(reasonOf(err), detailOf(err))
+	}
+	mapping := p.Config.Mapping
+	id, err := samlsp.MapIdentity(a, mapping)
+	if err != nil {
+		var me *samlsp.MapError
+		errors.As(err, &me)
+		attempt.IDPUserID = a.NameID
+		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, models.ReasonMapping, me.Msg))
+		return h.render(c, http.StatusBadRequest, pages.OrgLogin(h.barePage("Sign in to "+org.Name),
+			pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Error: me.Msg}))
+	}
+	attempt.IDPUserID, attempt.Email = id.ID, id.Email
+	next := "/organizations/" + org.Slug + "/"
+	if req != nil && req.NextPath != "" {
+		next = safeNext(req.NextPath, next)
+	} else if req == nil {
+		next = safeNext(relay, next) // IdPs send the configured default Relay State
+	}
+	out, err := models.CompleteSAMLSignIn(ctx, h.DB.Bun, org, p, req, a, id, next, c.IP())
+	if ssoErr, ok := models.AsSSOError(err); ok {
+		if ssoErr.Message != "" {
+			_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, ssoErr.Reason, ssoErr.Hint))
+			return h.render(c, http.StatusForbidden, pages.OrgLogin(h.barePage("Sign in to "+org.Name),
+				pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Error: ssoErr.Message}))
+		}
+		return fail(ssoErr.Reason, ssoErr.Hint)
+	}
+	if err != nil {
+		return err
+	}
+	if out.LinkToken != "" {
+		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, "link_required", "An account with this email exists; waiting for its owner to prove it."))
+		c.Cookie(&fiber.Cookie{Name: linkCookie, Value: out.LinkBrowser, Path: "/auth/link/", HTTPOnly: true,
+			Secure: h.Config.Secure(), SameSite: fiber.CookieSameSiteLaxMode, MaxAge: int(models.PendingLinkLifetime.Seconds())})
+		return c.Redirect("/auth/link/"+out.LinkToken+"/", http.StatusSeeOther)
+	}
+	attempt.Outcome, attempt.UserID = "success", &out.User.ID
+	if out.Activated {
+		attempt.Hint = "Provider activated by its owner's sign-in."
+	}
+	if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
+		return err
+	}
+	if err := h.signInSSO(c, out.User, org.ID); err != nil {
+		return err
+	}
+	if out.Activated || (req != nil && req.Purpose == models.PurposeActivate) {
+		h.flash(c, p.DisplayName()+" single sign-on is active. Members can now sign in with it.")
+		next = "/settings/" + org.Slug + "/auth/"
+	}
+	return c.Redirect(next, http.StatusSeeOther)
+}
+
+func withReason(a models.SSOAttempt, reason, hint string) models.SSOAttempt {
+	a.Reason, a.Hint = reason, hint
+	return a
+}
+
+func reasonOf(err error) string {
+	var ve *samlsp.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return samlsp.ReasonInvalid
+}
+
+func detailOf(err error) string {
+	var ve *samlsp.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Detail
+	}
+	return err.Error()
+}
+
+// signInSSO starts a session that completed org's SSO now.
+func (h *Handler) signInSSO(c *fiber.Ctx, u *models.User, orgID int64) error {
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	h.Sessions.Put(c.UserContext(), sessionstore.KeySSO(orgID), time.Now().Unix())
+	return nil
+}
+
+// sls is the Single Logout Service: a verified IdP LogoutRequest ends the user's
+// sessions for the org, and the IdP gets a LogoutResponse.
+func (h *Handler) sls(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	org, p, err := h.samlOrg(c)
+	if err != nil {
+		return err
+	}
+	settings := models.SAMLSettings(h.baseURL(), org, p)
+	var lr *samlsp.LogoutRequest
+	relay := ""
+	if c.Method() == fiber.MethodGet {
+		raw := string(c.Request().URI().QueryString())
+		if strings.Contains(raw, "SAMLResponse=") {
+			return c.Redirect("/auth/login/", http.StatusSeeOther) // the answer to our own logout request
+		}
+		lr, err = samlsp.ParseLogoutRequestRedirect(settings, raw, p.AllowUnsignedLogout)
+		relay = c.Query("RelayState")
+	} else {
+		if c.FormValue("SAMLResponse") != "" {
+			return c.Redirect("/auth/login/", http.StatusSeeOther)
+		}
+		lr, err = samlsp.ParseLogoutRequestPost(settings, c.FormValue("SAMLRequest"), p.AllowUnsignedLogout)
+		relay = c.FormValue("RelayState")
+	}
+	if err != nil {
+		h.Log.Warn("SAML logout request rejected", "request_id", requestID(c), "org", org.ID, "reason", reasonOf(err), "detail", detailOf(err))
+		return fiber.NewError(http.StatusBadRequest, "The logout request could not be verified.")
+	}
+	if userID, err := models.IdentityByNameID(ctx, h.DB.Bun, p.ID, lr.NameID); err == nil {
+		if _, err := models.RevokeSSOSessions(ctx, h.DB.Bun, org.ID, userID); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, models.ErrNotFound) {
+		return err
+	}
+	if p.Config.SLOURL == "" {
+		return h.render(c, http.StatusOK, pages.SignedOut(h.page(c, "Signed out")))
+	}
+	to, err := samlsp.LogoutResponseURL(settings, lr.ID, relay)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(to, http.StatusSeeOther)
+}

@@ -1,0 +1,246 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/models/samlsp"
+)
+
+// Provider statuses.
+const (
+	ProviderPending = "pending"
+	ProviderActive  = "active"
+)
+
+// AuthProvider is an org's sign-in provider (at most one).
+type AuthProvider struct {
+	bun.BaseModel `bun:"table:auth_providers"`
+
+	ID                  int64          `bun:"id,pk,autoincrement"`
+	OrgID               int64          `bun:"org_id"`
+	Kind                string         `bun:"kind"`
+	Status              string         `bun:"status"`
+	Config              ProviderConfig `bun:"config,type:jsonb"`
+	RequireSSO          bool           `bun:"require_sso"`
+	SCIMEnabled         bool           `bun:"scim_enabled"`
+	AllowIdPInitiated   bool           `bun:"allow_idp_initiated"`
+	AllowUnsignedLogout bool           `bun:"allow_unsigned_logout"`
+	SSOSessionHours     int            `bun:"sso_session_hours"`
+	CreatedByID         *int64         `bun:"created_by_id"`
+	ActivatedAt         *time.Time     `bun:"activated_at"`
+	CreatedAt           time.Time      `bun:"created_at,nullzero,default:now()"`
+	UpdatedAt           time.Time      `bun:"updated_at,nullzero,default:now()"`
+}
+
+// ProviderConfig is the stored registration of a SAML IdP and its attribute mapping.
+type ProviderConfig struct {
+	EntityID       string         `json:"entity_id"`
+	SSOURL         string         `json:"sso_url"`
+	SLOURL         string         `json:"slo_url,omitempty"`
+	Certs          [][]byte       `json:"certs"`
+	MetadataSource string         `json:"metadata_source"` // url, xml, fields
+	MetadataURL    string         `json:"metadata_url,omitempty"`
+	FetchedAt      *time.Time     `json:"fetched_at,omitempty"`
+	Mapping        samlsp.Mapping `json:"mapping"`
+}
+
+// Active reports whether members can sign in with it.
+func (p *AuthProvider) Active() bool { return p.Status == ProviderActive }
+
+// IsSAML reports whether the provider is one of the SAML kinds.
+func (p *AuthProvider) IsSAML() bool {
+	_, ok := samlsp.PresetOf(p.Kind)
+	return ok
+}
+
+// DisplayName is the provider's name as the pages show it.
+func (p *AuthProvider) DisplayName() string {
+	if pr, ok := samlsp.PresetOf(p.Kind); ok {
+		return pr.Name
+	}
+	return p.Kind
+}
+
+// IdP is the registration in samlsp's terms.
+func (c ProviderConfig) IdP() samlsp.IdP {
+	return samlsp.IdP{EntityID: c.EntityID, SSOURL: c.SSOURL, SLOURL: c.SLOURL, Certs: c.Certs}
+}
+
+// SAMLSettings is what samlsp needs to talk to this org's IdP.
+func SAMLSettings(baseURL string, org *Organization, p *AuthProvider) samlsp.Settings {
+	return samlsp.Settings{SP: samlsp.NewSP(baseURL, org.Slug), IdP: p.Config.IdP()}
+}
+
+// ProviderOf returns org's provider, or ErrNotFound.
+func ProviderOf(ctx context.Context, db bun.IDB, orgID int64) (*AuthProvider, error) {
+	p := new(AuthProvider)
+	if err := db.NewSelect().Model(p).Where("org_id = ?", orgID).Scan(ctx); err != nil {
+		return nil, notFound(err, "auth provider")
+	}
+	return p, nil
+}
+
+// Registration methods (SPEC §3.2).
+const (
+	MethodMetadataURL = "url"
+	MethodMetadataXML = "xml"
+	MethodFields      = "fields"
+)
+
+// SAMLSetup is the input of ConfigureSAML.
+type SAMLSetup struct {
+	Kind        string
+	Method      string
+	MetadataURL string
+	MetadataXML string
+	EntityID    string
+	SSOURL      string
+	SLOURL      string
+	Certificate string
+	Mapping     samlsp.Mapping
+}
+
+// MetadataGetter downloads metadata (fetch.Fetcher, SSRF-guarded).
+type MetadataGetter interface {
+	Get(ctx context.Context, url string) ([]byte, error)
+}
+
+// ResolveIdP turns a setup form into an IdP registration, fetching metadata when the
+// method is a URL. Problems are field errors with messages a person can act on.
+func ResolveIdP(ctx context.Context, fetcher MetadataGetter, in SAMLSetup, now time.Time) (*ProviderConfig, error) {
+	v := &ValidationError{}
+	cfg := &ProviderConfig{MetadataSource: in.Method, Mapping: in.Mapping}
+	var idp *samlsp.IdP
+	var err error
+	switch in.Method {
+	case MethodMetadataURL:
+		u := strings.TrimSpace(in.MetadataURL)
+		if u == "" {
+			return nil, Invalid("metadata_url", "Enter the metadata URL your IdP shows.")
+		}
+		if fetcher == nil {
+			return nil, Invalid("metadata_url", "Fetching metadata is not available here; paste the XML instead.")
+		}
+		data, ferr := fetcher.Get(ctx, u)
+		if ferr != nil {
+			return nil, Invalid("metadata_url", "Could not get the metadata: "+ferr.Error()+".")
+		}
+		if idp, err = samlsp.ParseMetadata(data, now); err != nil {
+			return nil, Invalid("metadata_url", "The metadata at this URL cannot be used: "+err.Error()+".")
+		}
+		cfg.MetadataURL = u
+		fetched := now
+		cfg.FetchedAt = &fetched
+	case MethodMetadataXML:
+		if strings.TrimSpace(in.MetadataXML) == "" {
+			return nil, Invalid("metadata_xml", "Paste the metadata XML your IdP shows.")
+		}
+		if idp, err = samlsp.ParseMetadata([]byte(in.MetadataXML), now); err != nil {
+			return nil, Invalid("metadata_xml", "This metadata cannot be used: "+err.Error()+".")
+		}
+	case MethodFields:
+		idp = &samlsp.IdP{EntityID: strings.TrimSpace(in.EntityID), SSOURL: strings.TrimSpace(in.SSOURL), SLOURL: strings.TrimSpace(in.SLOURL)}
+		if idp.EntityID == "" {
+			v.Add("entity_id", "Enter the IdP entity ID (issuer).")
+		}
+		if idp.SSOURL == "" {
+			v.Add("sso_url", "Enter the IdP single sign-on URL.")
+		}
+		certs, cerr := samlsp.ParseCertificates(in.Certificate)
+		if cerr != nil {
+			v.Add("certificate", strings.ToUpper(cerr.Error()[:1])+cerr.Error()[1:]+".")
+		}
+		idp.Certs = certs
+		if v.Err() == nil {
+			if err := idp.Check(now); err != nil {
+				field := "certificate"
+				switch {
+				case strings.Contains(err.Error(), "SSO URL"):
+					field = "sso_url"
+				case strings.Contains(err.Error(), "SLO URL"):
+					field = "slo_url"
+				case strings.Contains(err.Error(), "entity ID"):
+					field = "entity_id"
+				}
+				v.Add(field, strings.ToUpper(err.Error()[:1])+err.Error()[1:]+".")
+			}
+		}
+	default:
+		return nil, Invalid("method", "Choose how to register your IdP.")
+	}
+	checkMapping(v, in.Mapping)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	cfg.EntityID, cfg.SSOURL, cfg.SLOURL, cfg.Certs = idp.EntityID, idp.SSOURL, idp.SLOURL, idp.Certs
+	return cfg, nil
+}
+
+func checkMapping(v *ValidationError, m samlsp.Mapping) {
+	for field, val := range map[string]string{"map_identifier": m.Identifier, "map_email": m.Email, "map_first_name": m.FirstName, "map_last_name": m.LastName} {
+		if len(val) > 300 {
+			v.Add(field, "At most 300 characters.")
+		}
+	}
+	if strings.TrimSpace(m.Identifier) == "" {
+		v.Add("map_identifier", "Enter the attribute that holds the IdP user ID (or NameID).")
+	}
+	if strings.TrimSpace(m.Email) == "" {
+		v.Add("map_email", "Enter the attribute that holds the user's email (or NameID).")
+	}
+}
+
+// ErrProviderActive is returned when setup would replace an active provider's kind.
+var ErrProviderActive = Forbidden("Disable the current provider before choosing another one.")
+
+// SaveSAMLProvider stores cfg as org's SAML provider of kind. A new provider is
+// pending until the owner's round trip; an existing one keeps its status (editing an
+// active provider keeps it active, but its kind cannot change).
+func SaveSAMLProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
+	if _, ok := samlsp.PresetOf(kind); !ok {
+		return nil, Invalid("kind", "Choose one of the listed providers.")
+	}
+	p := new(AuthProvider)
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx)
+		switch {
+		case errors.Is(notFound(err, ""), ErrNotFound):
+			p = &AuthProvider{OrgID: orgID, Kind: kind, Status: ProviderPending, Config: *cfg, AllowIdPInitiated: true,
+				SSOSessionHours: 168, CreatedByID: &actor.UserID}
+			if actor.UserID == 0 {
+				p.CreatedByID = nil
+			}
+			if _, err := tx.NewInsert().Model(p).Returning("*").Exec(ctx); err != nil {
+				return fmt.Errorf("insert provider: %w", err)
+			}
+			return audit(ctx, tx, orgID, actor, EventSSOConfigured, p.DisplayName(), map[string]any{
+				"entity_id": cfg.EntityID, "source": cfg.MetadataSource})
+		case err != nil:
+			return err
+		}
+		if p.Kind != kind && p.Active() {
+			return ErrProviderActive
+		}
+		old := p.Config
+		p.Kind, p.Config = kind, *cfg
+		if _, err := tx.NewUpdate().Model(p).Column("kind", "config").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update provider: %w", err)
+		}
+		return audit(ctx, tx, orgID, actor, EventSSOEdited, p.DisplayName(), map[string]any{
+			"old": configSummary(old), "new": configSummary(*cfg)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func configSummary(c ProviderConfig) string {
+	return fmt.Sprintf("entity_id=%s sso_url=%s certs=%d mapping=%s/%s", c.EntityID, c.SSOURL, len(c.Certs), c.Mapping.Identifier, c.Mapping.Email)
+}

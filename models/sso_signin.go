@@ -1,0 +1,340 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/models/samlsp"
+)
+
+// SAMLRequestLifetime is how long an SP-initiated request can be answered.
+const SAMLRequestLifetime = 10 * time.Minute
+
+// SSO request purposes.
+const (
+	PurposeLogin    = "login"
+	PurposeActivate = "activate"
+	PurposeTest     = "test"
+)
+
+// SAMLRequest is the state of one SP-initiated SSO, keyed by its opaque RelayState.
+type SAMLRequest struct {
+	bun.BaseModel `bun:"table:saml_requests"`
+
+	RelayState string     `bun:"relay_state,pk"`
+	OrgID      int64      `bun:"org_id"`
+	RequestID  string     `bun:"request_id"`
+	Purpose    string     `bun:"purpose"`
+	UserID     *int64     `bun:"user_id"`
+	NextPath   string     `bun:"next_path"`
+	CreatedAt  time.Time  `bun:"created_at,nullzero,default:now()"`
+	ExpiresAt  time.Time  `bun:"expires_at"`
+	UsedAt     *time.Time `bun:"used_at"`
+}
+
+// StartSAML records a new request for org and returns the IdP URL to send the
+// browser to. userID is who started it (required to activate); next is a local path.
+func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, purpose string, userID int64, next string) (string, error) {
+	relay, _ := newToken()
+	redirect, requestID, err := samlsp.AuthnRequest(s, relay)
+	if err != nil {
+		return "", err
+	}
+	r := &SAMLRequest{RelayState: relay, OrgID: orgID, RequestID: requestID, Purpose: purpose, NextPath: next,
+		ExpiresAt: time.Now().Add(SAMLRequestLifetime)}
+	if userID != 0 {
+		r.UserID = &userID
+	}
+	if _, err := db.NewInsert().Model(r).Exec(ctx); err != nil {
+		return "", fmt.Errorf("store SAML request: %w", err)
+	}
+	return redirect, nil
+}
+
+// TakeSAMLRequest consumes the request state of relayState for org: it works once,
+// for SAMLRequestLifetime, and only for the org it was made for. ErrNotFound otherwise.
+func TakeSAMLRequest(ctx context.Context, db bun.IDB, orgID int64, relayState string) (*SAMLRequest, error) {
+	if relayState == "" || len(relayState) > 100 {
+		return nil, fmt.Errorf("relay state: %w", ErrNotFound)
+	}
+	r := new(SAMLRequest)
+	err := db.NewUpdate().Model(r).Set("used_at = now()").
+		Where("relay_state = ? AND org_id = ? AND used_at IS NULL AND expires_at > now()", relayState, orgID).
+		Returning("*").Scan(ctx)
+	if err != nil {
+		return nil, notFound(err, "SAML request")
+	}
+	return r, nil
+}
+
+// SSOError is a refused sign-in: Reason is the sign-in log code; Message, when set,
+// is Sentry's text for the org login page ("Authentication error: …").
+type SSOError struct {
+	Reason  string
+	Message string
+	Hint    string
+}
+
+func (e *SSOError) Error() string { return e.Reason + ": " + e.Message }
+
+// Reasons recorded in the sign-in log besides samlsp's.
+const (
+	ReasonReplay       = "replay"
+	ReasonNoProvider   = "no_provider"
+	ReasonMapping      = "mapping"
+	ReasonDeactivated  = "deactivated"
+	ReasonLinkConflict = "link_conflict"
+	ReasonNotAllowed   = "idp_initiated_disabled"
+)
+
+// SSOOutcome is what a successful assertion leads to.
+type SSOOutcome struct {
+	User      *User
+	Activated bool
+	// Link is set when the email belongs to an existing account that must prove
+	// itself first; the browser gets LinkBrowser as a cookie.
+	LinkToken   string
+	LinkBrowser string
+}
+
+// CompleteSAMLSignIn turns a validated assertion into a signed-in user, in one
+// transaction with the replay cache: a second use of an assertion is refused, also
+// when two arrive at once (SPEC §3.5, SECURITY.md §7).
+// next is where the browser goes afterwards (kept with a pending link).
+func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, next, ip string) (*SSOOutcome, error) {
+	var out *SSOOutcome
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		keep := a.NotOnOrAfter
+		if keep.Before(time.Now()) {
+			keep = time.Now()
+		}
+		res, err := tx.NewRaw(`INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, org.ID, a.Issuer, a.ID, keep.Add(24*time.Hour)).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("replay cache: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return &SSOError{Reason: ReasonReplay, Hint: "This assertion was already used: each response is accepted once."}
+		}
+		if req != nil && req.Purpose == PurposeActivate {
+			out, err = activateProvider(ctx, tx, org, p, req, a, id, ip)
+			return err
+		}
+		if !p.Active() {
+			return &SSOError{Reason: ReasonNoProvider, Message: samlsp.MsgNoSSO, Hint: "The provider is not active yet: the owner must finish setup."}
+		}
+		out, err = signInIdentity(ctx, tx, org, p, a, id, next, ip)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func identityAttributes(a *samlsp.Assertion) map[string]any {
+	out := map[string]any{}
+	for k, v := range a.Attributes {
+		out[k] = v
+	}
+	return out
+}
+
+// linkIdentity records that user is id at p. A link of this IdP user to another
+// account, or of this account to another IdP user, is refused.
+func linkIdentity(ctx context.Context, tx bun.Tx, p *AuthProvider, userID int64, a *samlsp.Assertion, id samlsp.Identity) error {
+	res, err := tx.NewRaw(`INSERT INTO auth_identities (provider_id, org_id, user_id, idp_user_id, name_id, attributes)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		p.ID, p.OrgID, userID, id.ID, a.NameID, identityAttributes(a)).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("link identity: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var existing int64
+		if err := tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &existing); err == nil && existing == userID {
+			return nil
+		}
+		return &SSOError{Reason: ReasonLinkConflict, Message: samlsp.MsgInvalidIdentity,
+			Hint: "This IdP user or this account is already linked to someone else in this organization."}
+	}
+	return nil
+}
+
+// ensureMembership makes the user an active, linked member of org: an existing
+// membership is marked linked (a deactivated one is refused), a pending invitation
+// for the email is accepted, otherwise the user joins with the org's default role
+// (just-in-time; never above it).
+func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User, ip string) error {
+	m := new(Member)
+	err := tx.NewSelect().Model(m).Where("org_id = ? AND user_id = ?", org.ID, u.ID).For("UPDATE").Scan(ctx)
+	switch {
+	case err == nil:
+		if !m.Active {
+			return &SSOError{Reason: ReasonDeactivated, Message: "Your membership of this organization is deactivated.",
+				Hint: "The member is deactivated (SCIM); reactivate them in the IdP."}
+		}
+		_, err = tx.NewUpdate().Model(m).Set("sso_linked = true").Set("sso_invalid = false").Set("updated_at = now()").WherePK().Exec(ctx)
+		return err
+	case !IsNotFound(notFound(err, "")):
+		return err
+	}
+	actor := Actor{UserID: u.ID, Label: u.Email, IP: ip}
+	inv := new(Member)
+	err = tx.NewSelect().Model(inv).Where("org_id = ? AND user_id IS NULL AND lower(invite_email) = lower(?)", org.ID, u.Email).For("UPDATE").Scan(ctx)
+	if err == nil {
+		if _, err := tx.NewUpdate().Model(inv).Set("user_id = ?", u.ID).Set("invite_email = NULL").Set("invite_token_hash = NULL").
+			Set("invite_expires_at = NULL").Set("sso_linked = true").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("accept invitation through SSO: %w", err)
+		}
+		return audit(ctx, tx, org.ID, actor, EventMemberJoined, u.Email, map[string]any{"role": inv.Role, "via": "invitation (SSO)"})
+	} else if !IsNotFound(notFound(err, "")) {
+		return err
+	}
+	jit := &Member{OrgID: org.ID, UserID: &u.ID, Role: org.DefaultRole, JoinedVia: JoinedSSO, SSOLinked: true, Active: true}
+	if _, err := tx.NewInsert().Model(jit).Exec(ctx); err != nil {
+		return fmt.Errorf("just-in-time membership: %w", err)
+	}
+	return audit(ctx, tx, org.ID, System("SSO just-in-time"), EventMemberJoined, u.Email, map[string]any{"role": jit.Role, "via": "SSO just-in-time"})
+}
+
+func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, a *samlsp.Assertion, id samlsp.Identity, next, ip string) (*SSOOutcome, error) {
+	var userID int64
+	err := tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
+	if err == nil {
+		u, err := GetUser(ctx, tx, userID)
+		if err != nil {
+			return nil, err
+		}
+		if !u.IsActive {
+			return nil, &SSOError{Reason: ReasonDeactivated, Message: samlsp.MsgInvalidIdentity, Hint: "The linked account is disabled."}
+		}
+		if _, err := tx.NewRaw(`UPDATE auth_identities SET last_verified_at = now(), name_id = ?, attributes = ?
+			WHERE provider_id = ? AND idp_user_id = ?`, a.NameID, identityAttributes(a), p.ID, id.ID).Exec(ctx); err != nil {
+			return nil, err
+		}
+		if err := ensureMembership(ctx, tx, org, u, ip); err != nil {
+			return nil, err
+		}
+		return &SSOOutcome{User: u}, nil
+	} else if !IsNotFound(notFound(err, "")) {
+		return nil, err
+	}
+	existing, err := UserByEmail(ctx, tx, id.Email)
+	if err == nil {
+		// Never linked on the email alone: the account's owner proves it first.
+		token, browser, err := createPendingLink(ctx, tx, org, p, existing, a, id, next)
+		if err != nil {
+			return nil, err
+		}
+		return &SSOOutcome{LinkToken: token, LinkBrowser: browser}, nil
+	} else if !IsNotFound(err) {
+		return nil, err
+	}
+	u := &User{Email: id.Email, Name: id.Name(), IsActive: true}
+	if u.Name == "" {
+		u.Name = id.Email
+	}
+	if _, err := tx.NewInsert().Model(u).Returning("*").Exec(ctx); err != nil {
+		return nil, fmt.Errorf("just-in-time user: %w", err)
+	}
+	if err := linkIdentity(ctx, tx, p, u.ID, a, id); err != nil {
+		return nil, err
+	}
+	if err := ensureMembership(ctx, tx, org, u, ip); err != nil {
+		return nil, err
+	}
+	return &SSOOutcome{User: u}, nil
+}
+
+// activateProvider completes the owner's setup round trip: it links the owner who
+// started it and makes the provider active (SPEC §3.4).
+func activateProvider(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, ip string) (*SSOOutcome, error) {
+	if req.UserID == nil {
+		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: "The activation request has no owner."}
+	}
+	m, err := MembershipOf(ctx, tx, org.ID, *req.UserID)
+	if err != nil || !m.Role.CanManageMembers() {
+		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: "Only an owner or manager can activate SSO."}
+	}
+	u, err := GetUser(ctx, tx, *req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := linkIdentity(ctx, tx, p, u.ID, a, id); err != nil {
+		return nil, err
+	}
+	if _, err := tx.NewUpdate().Model(m).Set("sso_linked = true").Set("sso_invalid = false").WherePK().Exec(ctx); err != nil {
+		return nil, err
+	}
+	activated := false
+	if !p.Active() {
+		if _, err := tx.NewUpdate().Model(p).Set("status = ?", ProviderActive).Set("activated_at = now()").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			return nil, err
+		}
+		activated = true
+		if err := audit(ctx, tx, org.ID, Actor{UserID: u.ID, Label: u.Email, IP: ip}, EventSSOEnabled, p.DisplayName(),
+			map[string]any{"entity_id": p.Config.EntityID}); err != nil {
+			return nil, err
+		}
+	}
+	return &SSOOutcome{User: u, Activated: activated}, nil
+}
+
+// SSOAttempt is one entry of an org's sign-in log.
+type SSOAttempt struct {
+	bun.BaseModel `bun:"table:sso_signins"`
+
+	ID        int64     `bun:"id,pk,autoincrement"`
+	OrgID     int64     `bun:"org_id"`
+	Outcome   string    `bun:"outcome"`
+	Reason    string    `bun:"reason"`
+	Hint      string    `bun:"hint"`
+	IDPUserID string    `bun:"idp_user_id"`
+	Email     string    `bun:"email"`
+	UserID    *int64    `bun:"user_id"`
+	IP        string    `bun:"ip"`
+	CreatedAt time.Time `bun:"created_at,nullzero,default:now()"`
+}
+
+// RecordSSOAttempt appends to the sign-in log (never the assertion itself).
+func RecordSSOAttempt(ctx context.Context, db bun.IDB, at SSOAttempt) error {
+	if len(at.Hint) > 500 {
+		at.Hint = at.Hint[:500]
+	}
+	if _, err := db.NewInsert().Model(&at).Exec(ctx); err != nil {
+		return fmt.Errorf("record SSO attempt: %w", err)
+	}
+	return nil
+}
+
+// ListSSOAttempts returns org's newest sign-in attempts (at most limit).
+func ListSSOAttempts(ctx context.Context, db bun.IDB, orgID int64, limit int) ([]SSOAttempt, error) {
+	var out []SSOAttempt
+	err := db.NewSelect().Model(&out).Where("org_id = ?", orgID).OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx)
+	return out, err
+}
+
+// IdentityByNameID finds the user an IdP's logout request names (by the NameID last
+// seen at sign-in). ErrNotFound when nobody matches.
+func IdentityByNameID(ctx context.Context, db bun.IDB, providerID int64, nameID string) (int64, error) {
+	var userID int64
+	err := db.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND name_id = ? ORDER BY last_verified_at DESC LIMIT 1",
+		providerID, nameID).Scan(ctx, &userID)
+	if err != nil {
+		return 0, notFound(err, "identity")
+	}
+	return userID, nil
+}
+
+// AsSSOError unwraps an SSOError.
+func AsSSOError(err error) (*SSOError, bool) {
+	var e *SSOError
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
