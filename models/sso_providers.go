@@ -115,71 +115,94 @@ type MetadataGetter interface {
 // method is a URL. Problems are field errors with messages a person can act on.
 func ResolveIdP(ctx context.Context, fetcher MetadataGetter, in SAMLSetup, now time.Time) (*ProviderConfig, error) {
 	v := &ValidationError{}
+	checkMapping(v, in.Mapping)
 	cfg := &ProviderConfig{MetadataSource: in.Method, Mapping: in.Mapping}
-	var idp *samlsp.IdP
-	var err error
+	idp := resolveRegistration(ctx, fetcher, in, now, cfg, v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	cfg.EntityID, cfg.SSOURL, cfg.SLOURL, cfg.Certs = idp.EntityID, idp.SSOURL, idp.SLOURL, idp.Certs
+	return cfg, nil
+}
+
+// resolveRegistration reads the IdP by the chosen method, adding field errors to v.
+func resolveRegistration(ctx context.Context, fetcher MetadataGetter, in SAMLSetup, now time.Time, cfg *ProviderConfig, v *ValidationError) *samlsp.IdP {
 	switch in.Method {
 	case MethodMetadataURL:
 		u := strings.TrimSpace(in.MetadataURL)
 		if u == "" {
-			return nil, Invalid("metadata_url", "Enter the metadata URL your IdP shows.")
+			v.Add("metadata_url", "Enter the metadata URL your IdP shows.")
+			return nil
 		}
 		if fetcher == nil {
-			return nil, Invalid("metadata_url", "Fetching metadata is not available here; paste the XML instead.")
+			v.Add("metadata_url", "Fetching metadata is not available here; paste the XML instead.")
+			return nil
 		}
-		data, ferr := fetcher.Get(ctx, u)
-		if ferr != nil {
-			return nil, Invalid("metadata_url", "Could not get the metadata: "+ferr.Error()+".")
+		data, err := fetcher.Get(ctx, u)
+		if err != nil {
+			v.Add("metadata_url", "Could not get the metadata: "+err.Error()+".")
+			return nil
 		}
-		if idp, err = samlsp.ParseMetadata(data, now); err != nil {
-			return nil, Invalid("metadata_url", "The metadata at this URL cannot be used: "+err.Error()+".")
+		idp, err := samlsp.ParseMetadata(data, now)
+		if err != nil {
+			v.Add("metadata_url", "The metadata at this URL cannot be used: "+err.Error()+".")
+			return nil
 		}
 		cfg.MetadataURL = u
 		fetched := now
 		cfg.FetchedAt = &fetched
+		return idp
 	case MethodMetadataXML:
 		if strings.TrimSpace(in.MetadataXML) == "" {
-			return nil, Invalid("metadata_xml", "Paste the metadata XML your IdP shows.")
+			v.Add("metadata_xml", "Paste the metadata XML your IdP shows.")
+			return nil
 		}
-		if idp, err = samlsp.ParseMetadata([]byte(in.MetadataXML), now); err != nil {
-			return nil, Invalid("metadata_xml", "This metadata cannot be used: "+err.Error()+".")
+		idp, err := samlsp.ParseMetadata([]byte(in.MetadataXML), now)
+		if err != nil {
+			v.Add("metadata_xml", "This metadata cannot be used: "+err.Error()+".")
+			return nil
 		}
+		return idp
 	case MethodFields:
-		idp = &samlsp.IdP{EntityID: strings.TrimSpace(in.EntityID), SSOURL: strings.TrimSpace(in.SSOURL), SLOURL: strings.TrimSpace(in.SLOURL)}
+		idp := &samlsp.IdP{EntityID: strings.TrimSpace(in.EntityID), SSOURL: strings.TrimSpace(in.SSOURL), SLOURL: strings.TrimSpace(in.SLOURL)}
 		if idp.EntityID == "" {
 			v.Add("entity_id", "Enter the IdP entity ID (issuer).")
 		}
 		if idp.SSOURL == "" {
 			v.Add("sso_url", "Enter the IdP single sign-on URL.")
 		}
-		certs, cerr := samlsp.ParseCertificates(in.Certificate)
-		if cerr != nil {
-			v.Add("certificate", strings.ToUpper(cerr.Error()[:1])+cerr.Error()[1:]+".")
+		certs, err := samlsp.ParseCertificates(in.Certificate)
+		if err != nil {
+			v.Add("certificate", sentence(err.Error()))
 		}
 		idp.Certs = certs
-		if v.Err() == nil {
-			if err := idp.Check(now); err != nil {
-				field := "certificate"
-				switch {
-				case strings.Contains(err.Error(), "SSO URL"):
-					field = "sso_url"
-				case strings.Contains(err.Error(), "SLO URL"):
-					field = "slo_url"
-				case strings.Contains(err.Error(), "entity ID"):
-					field = "entity_id"
-				}
-				v.Add(field, strings.ToUpper(err.Error()[:1])+err.Error()[1:]+".")
-			}
+		if len(v.Fields) > 0 {
+			return idp
 		}
-	default:
-		return nil, Invalid("method", "Choose how to register your IdP.")
+		if err := idp.Check(now); err != nil {
+			field := "certificate"
+			switch {
+			case strings.Contains(err.Error(), "SSO URL"):
+				field = "sso_url"
+			case strings.Contains(err.Error(), "SLO URL"):
+				field = "slo_url"
+			case strings.Contains(err.Error(), "entity ID"):
+				field = "entity_id"
+			}
+			v.Add(field, sentence(err.Error()))
+		}
+		return idp
 	}
-	checkMapping(v, in.Mapping)
-	if err := v.Err(); err != nil {
-		return nil, err
+	v.Add("method", "Choose how to register your IdP.")
+	return nil
+}
+
+// sentence capitalises msg and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
 	}
-	cfg.EntityID, cfg.SSOURL, cfg.SLOURL, cfg.Certs = idp.EntityID, idp.SSOURL, idp.SLOURL, idp.Certs
-	return cfg, nil
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
 
 func checkMapping(v *ValidationError, m samlsp.Mapping) {

@@ -1,0 +1,370 @@
+package handlers_test
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"gatehouse/handlers/testapp"
+	"gatehouse/models/samlsp"
+	"gatehouse/models/samlsp/samltest"
+)
+
+// ssoEnv is an org "acme" whose owner registered an in-process IdP by metadata URL.
+type ssoEnv struct {
+	t     *testing.T
+	a     *testapp.App
+	owner *testapp.Client
+	idp   *samltest.IdP
+	sp    samlsp.SP
+}
+
+func newSSOEnv(t *testing.T, activate bool) *ssoEnv {
+	t.Helper()
+	a := testapp.New(t, testapp.Options{})
+	owner := setUp(t, a)
+	idp := samltest.New(t, "https://idp.example")
+	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		_, _ = w.Write(idp.Metadata())
+	}))
+	t.Cleanup(meta.Close)
+	e := &ssoEnv{t: t, a: a, owner: owner, idp: idp, sp: samlsp.NewSP(a.BaseURL, "acme")}
+	res := owner.Post("/settings/acme/auth/configure/okta/", url.Values{"method": {"url"}, "metadata_url": {meta.URL + "/metadata"},
+		"map_identifier": {"NameID"}, "map_email": {"email"}, "map_first_name": {"firstName"}, "map_last_name": {"lastName"}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("configure: %d\n%s", res.Status, res.Body)
+	}
+	if activate {
+		loc := owner.Post("/settings/acme/auth/activate/", nil)
+		res := e.answer(owner, loc, user("owner-1", "owner@example.com"))
+		if res.Status != http.StatusSeeOther || res.Location != "/settings/acme/auth/" {
+			t.Fatalf("activation: %d %s\n%s", res.Status, res.Location, res.Body)
+		}
+	}
+	return e
+}
+
+func user(nameID, email string) samltest.User {
+	return samltest.User{NameID: nameID, Attributes: map[string][]string{"email": {email}, "firstName": {"First"}, "lastName": {"Last " + nameID}}}
+}
+
+// authnRequest reads the RelayState and AuthnRequest ID out of an IdP redirect.
+func authnRequest(t *testing.T, res *testapp.Response) (relay, id string) {
+	t.Helper()
+	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "https://idp.example/sso?") {
+		t.Fatalf("expected a redirect to the IdP, got %d %q\n%s", res.Status, res.Location, res.Body)
+	}
+	u, _ := url.Parse(res.Location)
+	compressed, err := base64.StdEncoding.DecodeString(u.Query().Get("SAMLRequest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(flate.NewReader(bytes.NewReader(compressed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req struct {
+		ID string `xml:"ID,attr"`
+	}
+	if err := xml.Unmarshal(raw, &req); err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("RelayState"), req.ID
+}
+
+// answer lets the IdP answer the AuthnRequest in res and posts it to the ACS.
+func (e *ssoEnv) answer(c *testapp.Client, res *testapp.Response, u samltest.User) *testapp.Response {
+	e.t.Helper()
+	relay, id := authnRequest(e.t, res)
+	return e.post(c, e.idp.Response(e.t, e.sp, u, samltest.Options{InResponseTo: id}), relay)
+}
+
+// post sends a SAMLResponse to the ACS like the IdP's auto-submitting form (a
+// cross-site POST: the browser's cookies are not sent).
+func (e *ssoEnv) post(c *testapp.Client, raw []byte, relay string) *testapp.Response {
+	e.t.Helper()
+	v := url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}
+	if relay != "" {
+		v.Set("RelayState", relay)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.Do(req)
+}
+
+func (e *ssoEnv) count(q string, args ...any) int {
+	e.t.Helper()
+	return count(e.t, e.a, q, args...)
+}
+
+func TestSAMLSetupActivatesAndLinksOwner(t *testing.T) {
+	e := newSSOEnv(t, false)
+	page := e.owner.Get("/settings/acme/auth/")
+	if page.Text(`[data-testid="provider-state"]`) != "pending setup" || !page.Has(`[data-testid="activate"]`) {
+		t.Fatalf("pending page: %s", page.Text(`[data-testid="provider-status"]`))
+	}
+	if got := page.Doc.Find(`[data-testid="sp-entity-id"]`).AttrOr("value", ""); got != "http://gatehouse.test/saml/metadata/acme/" {
+		t.Fatalf("entity id shown: %q", got)
+	}
+	// A member cannot sign in before activation.
+	anon := e.a.Client(t)
+	if res := anon.Get("/auth/login/acme/"); !res.Has(`[data-testid="sso-unavailable"]`) {
+		t.Fatal("pending provider offered on the login page")
+	}
+	res := e.answer(e.owner, e.owner.Post("/settings/acme/auth/activate/", nil), user("owner-1", "owner@example.com"))
+	if res.Status != http.StatusSeeOther || res.Location != "/settings/acme/auth/" {
+		t.Fatalf("activation: %d %s", res.Status, res.Location)
+	}
+	page = e.owner.Get("/settings/acme/auth/")
+	if page.Text(`[data-testid="provider-state"]`) != "active" {
+		t.Fatal("not active")
+	}
+	if n := e.count(`SELECT count(*) FROM auth_identities i JOIN users u ON u.id = i.user_id WHERE u.email = 'owner@example.com' AND i.idp_user_id = 'owner-1'`); n != 1 {
+		t.Fatal("owner not linked")
+	}
+	if n := e.count(`SELECT count(*) FROM members WHERE sso_linked AND role = 'owner'`); n != 1 {
+		t.Fatal("owner membership not marked linked")
+	}
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE event = 'sso.enabled'`); n != 1 {
+		t.Fatal("no sso.enabled audit")
+	}
+	// SP metadata at the entity ID.
+	md := anon.Get("/saml/metadata/acme/")
+	if md.Status != 200 || !strings.Contains(md.Body, `entityID="http://gatehouse.test/saml/metadata/acme/"`) {
+		t.Fatalf("metadata: %d", md.Status)
+	}
+}
+
+func TestSAMLJustInTimeAndIdPInitiated(t *testing.T) {
+	e := newSSOEnv(t, true)
+	bob := e.a.Client(t)
+	login := bob.Get("/auth/login/acme/?next=/settings/acme/members/")
+	if !login.Has(`[data-testid="sso-start"]`) {
+		t.Fatal("no SSO button")
+	}
+	res := e.answer(bob, bob.Post("/auth/login/acme/", url.Values{"next": {"/settings/acme/members/"}}), user("bob-1", "bob@example.com"))
+	if res.Status != http.StatusSeeOther || res.Location != "/settings/acme/members/" {
+		t.Fatalf("JIT sign-in: %d %s\n%s", res.Status, res.Location, res.Body)
+	}
+	page := bob.Get("/settings/acme/members/")
+	row := page.Doc.Find(`[data-testid="member-row"][data-email="bob@example.com"]`)
+	if row.Length() != 1 || !strings.Contains(row.Text(), "SSO just-in-time") || !strings.Contains(row.Text(), "linked") {
+		t.Fatalf("bob's row: %q", row.Text())
+	}
+	if n := e.count(`SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'bob@example.com' AND m.role = 'member' AND m.joined_via = 'sso'`); n != 1 {
+		t.Fatal("JIT membership wrong")
+	}
+	// IdP-initiated (dashboard tile): no InResponseTo, RelayState is the default path.
+	carl := e.a.Client(t)
+	raw := e.idp.Response(t, e.sp, user("carl-1", "carl@example.com"), samltest.Options{})
+	res = e.post(carl, raw, "/organizations/acme/")
+	if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("IdP-initiated: %d %s", res.Status, res.Location)
+	}
+	if carl.Get("/organizations/acme/").Status != 200 {
+		t.Fatal("carl not signed in")
+	}
+	// The same assertion again is refused: no session, logged as a replay.
+	replayer := e.a.Client(t)
+	res = e.post(replayer, raw, "")
+	if res.Status != http.StatusForbidden || !res.Has(`[data-testid="sso-failed"]`) || len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("replay: %d cookies=%v", res.Status, res.Header.Values("Set-Cookie"))
+	}
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE outcome = 'failure' AND reason = 'replay'`); n != 1 {
+		t.Fatal("replay not logged")
+	}
+	// An off-site RelayState is not followed.
+	res = e.post(e.a.Client(t), e.idp.Response(t, e.sp, user("carl-1", "carl@example.com"), samltest.Options{}), "https://evil.example/")
+	if res.Location != "/organizations/acme/" {
+		t.Fatalf("open redirect: %s", res.Location)
+	}
+	// The Auth page lists the attempts.
+	if n := e.owner.Get("/settings/acme/auth/").Doc.Find(`[data-testid="sso-attempt"]`).Length(); n < 4 {
+		t.Fatalf("attempts listed: %d", n)
+	}
+}
+
+func TestSAMLInvitationAcceptedBySSO(t *testing.T) {
+	e := newSSOEnv(t, true)
+	if res := e.owner.Post("/settings/acme/members/invite/", url.Values{"email": {"Dana@example.com"}, "role": {"admin"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite: %d", res.Status)
+	}
+	dana := e.a.Client(t)
+	res := e.answer(dana, dana.Post("/auth/login/acme/", nil), user("dana-1", "dana@example.com"))
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %s", res.Status, res.Body)
+	}
+	if n := e.count(`SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'dana@example.com' AND m.role = 'admin' AND m.sso_linked`); n != 1 {
+		t.Fatal("invitation not accepted with its role")
+	}
+	if n := e.count(`SELECT count(*) FROM members WHERE invite_email IS NOT NULL`); n != 0 {
+		t.Fatal("invitation still pending")
+	}
+}
+
+func TestSAMLLinkExistingAccount(t *testing.T) {
+	e := newSSOEnv(t, true)
+	signUp(t, e.a, "erin@example.com")
+	signUp(t, e.a, "fay@example.com")
+
+	// Erin proves her account with its password.
+	erin := e.a.Client(t)
+	res := e.answer(erin, erin.Post("/auth/login/acme/", nil), user("erin-1", "ERIN@example.com"))
+	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/link/") {
+		t.Fatalf("expected the link page: %d %s", res.Status, res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM auth_identities WHERE idp_user_id = 'erin-1'`); n != 0 {
+		t.Fatal("linked on the email alone")
+	}
+	linkPath := res.Location
+	// Another browser cannot use the link.
+	if res := e.a.Client(t).Get(linkPath); res.Status != 404 {
+		t.Fatalf("link in another browser: %d", res.Status)
+	}
+	page := erin.Get(linkPath)
+	if !page.Has(`[data-testid="link-password"]`) {
+		t.Fatal("no password option")
+	}
+	if res := erin.Post(linkPath, url.Values{"method": {"password"}, "password": {"wrong one"}}); res.Status != 422 || !res.Has(`[data-testid="error-password"]`) {
+		t.Fatalf("wrong password: %d", res.Status)
+	}
+	res = erin.Post(linkPath, url.Values{"method": {"password"}, "password": {"user password"}})
+	if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("link by password: %d %s", res.Status, res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM auth_identities i JOIN users u ON u.id = i.user_id WHERE u.email = 'erin@example.com' AND i.idp_user_id = 'erin-1'`); n != 1 {
+		t.Fatal("erin not linked")
+	}
+	// Next time Erin signs in directly.
+	again := e.a.Client(t)
+	if res := e.answer(again, again.Post("/auth/login/acme/", nil), user("erin-1", "erin@example.com")); res.Location != "/organizations/acme/" {
+		t.Fatalf("second sign-in: %s", res.Location)
+	}
+
+	// Fay proves hers with the emailed one-time link.
+	fay := e.a.Client(t)
+	res = e.answer(fay, fay.Post("/auth/login/acme/", nil), user("fay-1", "fay@example.com"))
+	linkPath = res.Location
+	if res := fay.Post(linkPath+"email/", nil); res.Status != 200 || !res.Has(`[data-testid="link-email-sent"]`) {
+		t.Fatalf("email link: %d", res.Status)
+	}
+	var token string
+	if err := e.a.DB.Bun.NewRaw(`SELECT args->'data'->>'token' FROM river_job WHERE args->>'template' = 'link_confirm' AND args->>'to' = 'fay@example.com'`).Scan(context.Background(), &token); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.a.Client(t).Get("/auth/link/confirm/" + token + "/"); res.Status != 404 {
+		t.Fatalf("emailed link in another browser: %d", res.Status)
+	}
+	res = fay.Get("/auth/link/confirm/" + token + "/")
+	if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("emailed link: %d %s", res.Status, res.Location)
+	}
+	if res := fay.Get("/auth/link/confirm/" + token + "/"); res.Status != 404 {
+		t.Fatalf("emailed link reused: %d", res.Status)
+	}
+	if n := e.count(`SELECT count(*) FROM auth_identities WHERE idp_user_id = 'fay-1'`); n != 1 {
+		t.Fatal("fay not linked")
+	}
+}
+
+func TestSAMLMappingErrorsShowSentryMessages(t *testing.T) {
+	e := newSSOEnv(t, true)
+	c := e.a.Client(t)
+	res := e.answer(c, c.Post("/auth/login/acme/", nil), samltest.User{NameID: "x-1", Attributes: map[string][]string{"mail": {"x@example.com"}, "uid": {"x"}}})
+	want := "Authentication error: Failed to map SAML attributes. Assertion returned the following attribute keys: 'mail', 'uid'"
+	if res.Status != http.StatusBadRequest || res.Text(`[data-testid="sso-error"]`) != want {
+		t.Fatalf("%d %q", res.Status, res.Text(`[data-testid="sso-error"]`))
+	}
+	if n := e.count(`SELECT count(*) FROM users WHERE email = 'x@example.com'`); n != 0 {
+		t.Fatal("user created despite the error")
+	}
+	if res := e.a.Client(t).Get("/auth/login/nope/"); res.Status != 404 || !strings.Contains(res.Body, samlsp.MsgNoSSO) {
+		t.Fatalf("unknown org: %d", res.Status)
+	}
+}
+
+func TestSAMLSingleLogout(t *testing.T) {
+	e := newSSOEnv(t, true)
+	bob := e.a.Client(t)
+	e.answer(bob, bob.Post("/auth/login/acme/", nil), user("bob-1", "bob@example.com"))
+	if bob.Get("/organizations/acme/").Status != 200 {
+		t.Fatal("bob not signed in")
+	}
+	q := e.idp.LogoutRedirectQuery(samltest.LogoutRequest{NameID: "bob-1", Destination: e.sp.SLSURL}, "rs", true)
+	res := e.a.Client(t).Get("/saml/sls/acme/?" + q)
+	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "https://idp.example/slo?") {
+		t.Fatalf("SLO: %d %s %s", res.Status, res.Location, res.Body)
+	}
+	if res := bob.Get("/organizations/acme/"); res.Status != http.StatusSeeOther {
+		t.Fatalf("bob still signed in after SLO: %d", res.Status)
+	}
+	// Unsigned and forged requests are refused and end nothing.
+	bob.Get("/auth/login/acme/") // a new anonymous session (and CSRF token)
+	e.answer(bob, bob.Post("/auth/login/acme/", nil), user("bob-1", "bob@example.com"))
+	unsigned := e.idp.LogoutRedirectQuery(samltest.LogoutRequest{NameID: "bob-1"}, "", false)
+	if res := e.a.Client(t).Get("/saml/sls/acme/?" + unsigned); res.Status != 400 {
+		t.Fatalf("unsigned SLO: %d", res.Status)
+	}
+	forged := samltest.New(t, "https://idp.example").LogoutPostForm(t, samltest.LogoutRequest{NameID: "bob-1"}, true)
+	if res := e.a.Client(t).Post("/saml/sls/acme/", url.Values{"SAMLRequest": {forged}, "_csrf": {"x"}}); res.Status != 400 {
+		t.Fatalf("forged SLO: %d", res.Status)
+	}
+	if res := bob.Get("/organizations/acme/"); res.Status != 200 {
+		t.Fatalf("bob signed out by a refused request: %d", res.Status)
+	}
+	// POST binding, signed.
+	signed := e.idp.LogoutPostForm(t, samltest.LogoutRequest{NameID: "bob-1"}, true)
+	if res := e.a.Client(t).Post("/saml/sls/acme/", url.Values{"SAMLRequest": {signed}, "_csrf": {"x"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("POST SLO: %d %s", res.Status, res.Body)
+	}
+	if res := bob.Get("/organizations/acme/"); res.Status != http.StatusSeeOther {
+		t.Fatal("bob still signed in after POST SLO")
+	}
+}
+
+func TestSAMLConfigureBadInput(t *testing.T) {
+	a := testapp.New(t, testapp.Options{})
+	owner := setUp(t, a)
+	cases := []struct {
+		name   string
+		values url.Values
+		field  string
+		msg    string
+	}{
+		{"no metadata URL", url.Values{"method": {"url"}, "map_identifier": {"NameID"}, "map_email": {"email"}}, "metadata_url", "Enter the metadata URL"},
+		{"URL answers 404", url.Values{"method": {"url"}, "metadata_url": {"__404__"}, "map_identifier": {"NameID"}, "map_email": {"email"}}, "metadata_url", "answered 404"},
+		{"garbage XML", url.Values{"method": {"xml"}, "metadata_xml": {"<nope"}, "map_identifier": {"NameID"}, "map_email": {"email"}}, "metadata_xml", "not valid XML"},
+		{"bad certificate", url.Values{"method": {"fields"}, "entity_id": {"x"}, "sso_url": {"https://idp/sso"}, "certificate": {"not a cert"}, "map_identifier": {"NameID"}, "map_email": {"email"}}, "certificate", "cannot be read"},
+		{"no mapping", url.Values{"method": {"xml"}, "metadata_xml": {"<nope"}}, "map_email", "Enter the attribute"},
+	}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.values.Get("metadata_url") == "__404__" {
+				tc.values.Set("metadata_url", srv.URL+"/metadata")
+			}
+			res := owner.Post("/settings/acme/auth/configure/saml2/", tc.values)
+			if res.Status != 422 || !strings.Contains(res.Text(`[data-testid="error-`+tc.field+`"]`), tc.msg) {
+				t.Fatalf("%d %q", res.Status, res.Text(`[data-testid="error-`+tc.field+`"]`))
+			}
+		})
+	}
+	if n := count(t, a, "SELECT count(*) FROM auth_providers"); n != 0 {
+		t.Fatal("a provider was saved")
+	}
+	// Members other than owners and managers cannot configure.
+	member := signUp(t, a, "m@example.com")
+	if res := member.Get("/settings/acme/auth/"); res.Status != 404 {
+		t.Fatalf("non-member: %d", res.Status)
+	}
+}
