@@ -37,6 +37,7 @@ func (h *Handler) authSettings(c *fiber.Ctx) error {
 		return err
 	default:
 		v.Provider = p
+		allowFormTo(c, p.Config.SSOURL)
 		idp := p.Config.IdP()
 		certs, err := idp.Certificates()
 		if err != nil {

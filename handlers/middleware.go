@@ -25,10 +25,24 @@ const (
 	localMember = "member"
 )
 
+// csp is the Content-Security-Policy of every page: no inline script, no framing, forms
+// only to this site (plus the IdP on pages whose form starts SSO, see allowFormTo).
+func csp(formAction string) string {
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'" + formAction
+}
+
+// allowFormTo lets this page's forms end at the IdP: a form POST that starts SSO is
+// answered with a redirect to the IdP, and browsers apply form-action to redirects.
+func allowFormTo(c *fiber.Ctx, rawURL string) {
+	if u, err := url.Parse(rawURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		c.Set("Content-Security-Policy", csp(" "+u.Scheme+"://"+u.Host))
+	}
+}
+
 // securityHeaders sets CSP (no inline script), framing and referrer rules.
 func securityHeaders(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	c.Set("Content-Security-Policy", csp(""))
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Referrer-Policy", "same-origin")

@@ -59,6 +59,7 @@ func (h *Handler) orgLoginPage(c *fiber.Ctx) error {
 	v := pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Next: safeNext(c.Query("next"), "")}
 	if err == nil && p.Active() {
 		v.Available, v.ProviderName = true, p.DisplayName()
+		allowFormTo(c, p.Config.SSOURL)
 	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return err
 	}

@@ -267,3 +267,21 @@ func SaveSAMLProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor,
 func configSummary(c ProviderConfig) string {
 	return fmt.Sprintf("entity_id=%s sso_url=%s certs=%d mapping=%s/%s", c.EntityID, c.SSOURL, len(c.Certs), c.Mapping.Identifier, c.Mapping.Email)
 }
+
+// ActivateProvider makes org's provider active without the owner's round trip (CLI
+// --activate, for automation). It is audited like an activation through the browser.
+func ActivateProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		p := new(AuthProvider)
+		if err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "auth provider")
+		}
+		if p.Active() {
+			return nil
+		}
+		if _, err := tx.NewUpdate().Model(p).Set("status = ?", ProviderActive).Set("activated_at = now()").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, actor, EventSSOEnabled, p.DisplayName(), map[string]any{"entity_id": p.Config.EntityID, "via": "cli --activate"})
+	})
+}

@@ -4,6 +4,7 @@
 //	gatehouse migrate                       apply database migrations
 //	gatehouse user create --email --name --password [--superuser]
 //	gatehouse org create --slug --name --owner EMAIL
+//	gatehouse sso configure --org SLUG --provider KIND (--metadata-url U | --metadata-file F | --entity-id E --sso-url U --cert-file F) [--map …] [--activate]
 package main
 
 import (
@@ -36,7 +37,8 @@ const usage = `usage:
   gatehouse [serve]
   gatehouse migrate
   gatehouse user create --email EMAIL --name NAME --password PASSWORD [--superuser]
-  gatehouse org create --slug SLUG --name NAME --owner EMAIL`
+  gatehouse org create --slug SLUG --name NAME --owner EMAIL
+  gatehouse sso configure --org SLUG --provider KIND (--metadata-url U | --metadata-file F | --entity-id E --sso-url U --cert-file F) [--map …] [--activate]`
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
@@ -63,6 +65,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return userCommand(ctx, cfg, log, args, stdout)
 	case "org":
 		return orgCommand(ctx, cfg, log, args, stdout)
+	case "sso":
+		return ssoCommand(ctx, cfg, log, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

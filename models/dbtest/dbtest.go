@@ -51,6 +51,13 @@ func AdminURL(tb testing.TB) string {
 // New returns a fresh migrated database for this test, closed when it ends.
 func New(tb testing.TB) *database.DB {
 	tb.Helper()
+	db, _ := NewWithURL(tb)
+	return db
+}
+
+// NewWithURL is New plus the database's URL (for code under test that connects itself).
+func NewWithURL(tb testing.TB) (*database.DB, string) {
+	tb.Helper()
 	u, err := url.Parse(AdminURL(tb))
 	if err != nil {
 		tb.Fatalf("parse admin URL: %v", err)
@@ -81,7 +88,7 @@ func New(tb testing.TB) *database.DB {
 	}
 	// Registered after pgtestdb's cleanup, so it runs first: close before drop.
 	tb.Cleanup(db.Close)
-	return db
+	return db, testCfg.URL()
 }
 
 type migrator struct{}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gatehouse/models"
+	"gatehouse/models/dbtest"
+	"gatehouse/models/samlsp/samltest"
+)
+
+func TestCLIUserOrgAndSSOConfigure(t *testing.T) {
+	db, url := dbtest.NewWithURL(t)
+	env := map[string]string{"DATABASE_URL": url, "GATEHOUSE_BASE_URL": "https://sso.example.com", "GATEHOUSE_LOG_LEVEL": "error"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut strings.Builder
+	runOK := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		if err := run(args, getenv, &out, &errOut); err != nil {
+			t.Fatalf("gatehouse %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+		return out.String()
+	}
+	runOK("migrate")
+	runOK("user", "create", "--email", "ada@example.com", "--name", "Ada", "--password", "long enough pw", "--superuser")
+	if err := run([]string{"user", "create", "--email", "bad", "--name", "X", "--password", "long enough pw"}, getenv, &out, &errOut); err == nil {
+		t.Fatal("bad email accepted")
+	}
+	runOK("org", "create", "--slug", "acme", "--name", "Acme", "--owner", "ada@example.com")
+
+	idp := samltest.New(t, "https://idp.example")
+	file := filepath.Join(t.TempDir(), "idp.xml")
+	if err := os.WriteFile(file, idp.Metadata(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := runOK("sso", "configure", "--org", "acme", "--provider", "okta", "--metadata-file", file,
+		"--map", "identifier=NameID,email=mail", "--activate")
+	for _, want := range []string{"Okta provider for acme: active", "SP entity ID: https://sso.example.com/saml/metadata/acme/", "Login URL: https://sso.example.com/auth/login/acme/"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	ctx := context.Background()
+	org, err := models.OrgBySlug(ctx, db.Bun, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := models.ProviderOf(ctx, db.Bun, org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Active() || p.Config.EntityID != idp.EntityID || p.Config.Mapping.Identifier != "NameID" || p.Config.Mapping.Email != "mail" ||
+		p.Config.Mapping.FirstName != "firstName" || len(p.Config.Certs) != 1 {
+		t.Fatalf("provider %+v", p)
+	}
+	if err := run([]string{"sso", "configure", "--org", "acme"}, getenv, &out, &errOut); err == nil {
+		t.Fatal("configure without a registration accepted")
+	}
+}
