@@ -72,6 +72,11 @@ func (h *Handler) redirect(c *fiber.Ctx, path string) error {
 // page builds the frame's view model for this request.
 func (h *Handler) page(c *fiber.Ctx, title string) layouts.Page {
 	ctx := c.UserContext()
+	if loaded, _ := c.Locals(localSession).(bool); !loaded {
+		// Errors raised before the session middleware (an oversized body, a bad
+		// request line) render without the session: scs would panic.
+		return h.barePage(title)
+	}
 	p := layouts.Page{Title: title, CSRF: h.csrfToken(c)}
 	if u := currentUser(c); u != nil {
 		p.User = &layouts.NavUser{Name: u.DisplayName(), Email: u.Email}

@@ -20,9 +20,10 @@ import (
 )
 
 const (
-	localUser   = "user"
-	localOrg    = "org"
-	localMember = "member"
+	localSession = "session" // set once the session is loaded (errors raised earlier have none)
+	localUser    = "user"
+	localOrg     = "org"
+	localMember  = "member"
 )
 
 // csp is the Content-Security-Policy of every page: no inline script, no framing, forms
@@ -90,6 +91,7 @@ func (h *Handler) loadSession(c *fiber.Ctx) error {
 		return err
 	}
 	c.SetUserContext(ctx)
+	c.Locals(localSession, true)
 	nextErr := c.Next()
 	switch h.Sessions.Status(ctx) {
 	case scs.Modified:
