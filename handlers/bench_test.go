@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gatehouse/handlers/testapp"
+	"gatehouse/models/samlsp"
+	"gatehouse/models/samlsp/samltest"
 )
 
 // BenchmarkMembersPage measures the members page server time in an org of 100,000
@@ -54,4 +56,47 @@ func BenchmarkMembersPage(b *testing.B) {
 			b.ReportMetric(float64(durations[len(durations)/2].Microseconds())/1000, "p50-ms")
 		})
 	}
+}
+
+// BenchmarkACS is one IdP-initiated ACS POST through the app: validation, replay
+// cache, identity lookup, membership, sign-in log and a new session.
+// Run: go test ./handlers -run '^$' -bench ACS -benchtime 300x
+func BenchmarkACS(b *testing.B) {
+	e := newBenchSSO(b)
+	responses := make([][]byte, b.N)
+	for i := range responses {
+		responses[i] = e.idp.Response(b, e.sp, user("bench-1", "bench@example.com"), samltest.Options{})
+	}
+	c := e.a.Client(b)
+	durations := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		res := postACS(c, "acme", responses[i], "")
+		durations = append(durations, time.Since(t0))
+		if res.Status != http.StatusSeeOther {
+			b.Fatalf("status %d: %s", res.Status, res.Body)
+		}
+	}
+	b.StopTimer()
+	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
+	b.ReportMetric(float64(durations[len(durations)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(durations[len(durations)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// newBenchSSO is newSSOEnv for benchmarks: org acme with an active IdP.
+func newBenchSSO(b *testing.B) *ssoEnv {
+	a := testapp.New(b, testapp.Options{})
+	c := a.Client(b)
+	c.Get("/setup/")
+	c.Post("/setup/", url.Values{"name": {"Owner"}, "email": {"owner@example.com"}, "password": {"owner password"}, "org_name": {"Acme"}, "org_slug": {"acme"}})
+	idp := samltest.New(b, "https://idp.example")
+	if res := c.Post("/settings/acme/auth/configure/saml2/", url.Values{"method": {"xml"}, "metadata_xml": {string(idp.Metadata())},
+		"map_identifier": {"NameID"}, "map_email": {"email"}}); res.Status != http.StatusSeeOther {
+		b.Fatalf("configure: %d", res.Status)
+	}
+	if _, err := a.DB.Bun.NewRaw("UPDATE auth_providers SET status = 'active'").Exec(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return &ssoEnv{a: a, owner: c, idp: idp, sp: samlsp.NewSP(a.BaseURL, "acme")}
 }
