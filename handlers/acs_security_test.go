@@ -138,7 +138,7 @@ func TestACSRejectsHostileResponses(t *testing.T) {
 	}
 	// Org B's IdP asserting the email of org A's owner at org B: never signed in as
 	// that account, never linked without the account owner's proof.
-	res := postACS(e.a.Client(t), "beta", idpB.Response(t, spB, user("mallory-idp-1", "owner@example.com"), samltest.Options{}), "")
+	res := postToACS(e.a.Client(t), "beta", idpB.Response(t, spB, user("mallory-idp-1", "owner@example.com"), samltest.Options{}), "")
 	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/link/") {
 		t.Fatalf("B asserting A's owner: %d %s", res.Status, res.Location)
 	}

@@ -155,7 +155,19 @@ func (h *Handler) login(c *fiber.Ctx) error {
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
-	return h.redirect(c, safeNext(f.Next, "/"))
+	next := safeNext(f.Next, "/")
+	if f.Next == "" {
+		// A member of an SSO-required org goes on to its SSO (org pages would send
+		// them there anyway).
+		slug, err := models.SSORequiredHome(ctx, h.DB.Bun, u.ID)
+		if err != nil {
+			return err
+		}
+		if slug != "" {
+			next = "/auth/login/" + slug + "/"
+		}
+	}
+	return h.redirect(c, next)
 }
 
 func (h *Handler) logout(c *fiber.Ctx) error {

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +23,18 @@ func (h *Handler) spValues(org *models.Organization) pages.SPValues {
 }
 
 func (h *Handler) authSettings(c *fiber.Ctx) error {
+	return h.renderAuthSettings(c, http.StatusOK, nil)
+}
+
+// attemptsPerPage and maxAttempts page the Recent sign-ins list (SPEC §3.9).
+const (
+	attemptsPerPage = 50
+	maxAttempts     = 200
+)
+
+// renderAuthSettings shows the Auth page; form, when set, replaces General Settings'
+// stored values (a rejected submission with its errors).
+func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.SettingsForm) error {
 	ctx := c.UserContext()
 	org, _ := currentOrg(c)
 	v := pages.AuthView{Slug: org.Slug, SP: h.spValues(org), LoginURL: h.baseURL() + "/auth/login/" + org.Slug + "/"}
@@ -47,13 +61,92 @@ func (h *Handler) authSettings(c *fiber.Ctx) error {
 			v.CertInfo = append(v.CertInfo, pages.CertInfo{Subject: c.Subject.String(), Fingerprint: samlsp.Fingerprint(c.Raw),
 				Expires: c.NotAfter.UTC().Format("2006-01-02"), Warning: time.Until(c.NotAfter) < 30*24*time.Hour})
 		}
-		if v.Attempts, err = models.ListSSOAttempts(ctx, h.DB.Bun, org.ID, 20); err != nil {
+		pageNo, _ := strconv.Atoi(c.Query("signins"))
+		if pageNo < 1 || pageNo > maxAttempts/attemptsPerPage {
+			pageNo = 1
+		}
+		if v.Attempts, err = models.ListSSOAttempts(ctx, h.DB.Bun, org.ID, attemptsPerPage+1, (pageNo-1)*attemptsPerPage); err != nil {
+			return err
+		}
+		base := "/settings/" + org.Slug + "/auth/?signins="
+		if len(v.Attempts) > attemptsPerPage {
+			v.Attempts = v.Attempts[:attemptsPerPage]
+			if pageNo*attemptsPerPage < maxAttempts {
+				v.AttemptsNext = base + strconv.Itoa(pageNo+1) + "#recent-sign-ins"
+			}
+		}
+		if pageNo > 1 {
+			v.AttemptsPrev = base + strconv.Itoa(pageNo-1) + "#recent-sign-ins"
+		}
+		v.Settings = pages.SettingsForm{RequireSSO: p.RequireSSO, DefaultRole: string(org.DefaultRole),
+			SSOSessionHours: strconv.Itoa(p.SSOSessionHours), AllowIdPInitiated: p.AllowIdPInitiated}
+		if form != nil {
+			v.Settings = *form
+		}
+		if v.OwnersLinked, err = models.OwnersLinked(ctx, h.DB.Bun, org.ID); err != nil {
+			return err
+		}
+		if v.Unlinked, v.UnlinkedCount, err = models.ListUnlinked(ctx, h.DB.Bun, org.ID, 50); err != nil {
 			return err
 		}
 	}
 	pg := h.page(c, "Auth")
 	pg.Section = "auth"
-	return h.render(c, http.StatusOK, pages.AuthSettings(pg, v))
+	return h.render(c, status, pages.AuthSettings(pg, v))
+}
+
+func (h *Handler) saveAuthSettings(c *fiber.Ctx) error {
+	org, _ := currentOrg(c)
+	form := pages.SettingsForm{RequireSSO: c.FormValue("require_sso") != "", DefaultRole: c.FormValue("default_role"),
+		SSOSessionHours: strings.TrimSpace(c.FormValue("sso_session_hours")), AllowIdPInitiated: c.FormValue("allow_idp_initiated") != ""}
+	hours, err := strconv.Atoi(form.SSOSessionHours)
+	if err != nil {
+		hours = -1 // reported as out of range
+	}
+	keep := models.SessionHash(h.Sessions.Token(c.UserContext()))
+	revoked, err := models.UpdateAuthSettings(c.UserContext(), h.DB.Bun, org.ID, actor(c), models.AuthSettings{
+		RequireSSO: form.RequireSSO, DefaultRole: form.DefaultRole, SSOSessionHours: hours, AllowIdPInitiated: form.AllowIdPInitiated}, keep)
+	if errs, ferr := formErrors(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		form.Errors = errs
+		return h.renderAuthSettings(c, http.StatusUnprocessableEntity, &form)
+	}
+	msg := "Settings saved."
+	if revoked > 0 {
+		msg += fmt.Sprintf(" %d session(s) without SSO were signed out.", revoked)
+	}
+	h.flash(c, msg)
+	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+}
+
+func (h *Handler) sendReminders(c *fiber.Ctx) error {
+	org, _ := currentOrg(c)
+	var memberID int64
+	if c.Params("id") != "" {
+		id, err := paramID(c, "id")
+		if err != nil {
+			return err
+		}
+		memberID = id
+	}
+	n, err := models.SendLinkReminders(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c), memberID)
+	if err != nil {
+		return err
+	}
+	h.flash(c, fmt.Sprintf("Reminder sent to %d member(s).", n))
+	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+}
+
+func (h *Handler) disableProvider(c *fiber.Ctx) error {
+	org, _ := currentOrg(c)
+	n, err := models.DisableProvider(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c))
+	if err != nil {
+		return err
+	}
+	h.flash(c, fmt.Sprintf("Single sign-on is disabled. %d member(s) were emailed how to sign in with a password.", n))
+	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
 }
 
 func (h *Handler) configureView(c *fiber.Ctx, org *models.Organization, kind string) (pages.ConfigureView, error) {

@@ -72,7 +72,7 @@ func BenchmarkACS(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		res := postACS(c, "acme", responses[i], "")
+		res := postToACS(c, "acme", responses[i], "")
 		durations = append(durations, time.Since(t0))
 		if res.Status != http.StatusSeeOther {
 			b.Fatalf("status %d: %s", res.Status, res.Body)

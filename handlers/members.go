@@ -19,18 +19,21 @@ const membersPerPage = 50
 func (h *Handler) membersView(c *fiber.Ctx, invite pages.InviteForm) (pages.MembersView, error) {
 	ctx := c.UserContext()
 	org, m := currentOrg(c)
-	search := c.Query("q")
+	search, notLinked := c.Query("q"), c.Query("sso") == "not-linked"
 	pageNo, _ := strconv.Atoi(c.Query("page"))
-	res, err := models.ListMembers(ctx, h.DB.Bun, org.ID, models.MemberQuery{Search: search, Page: pageNo, Limit: membersPerPage})
+	res, err := models.ListMembers(ctx, h.DB.Bun, org.ID, models.MemberQuery{Search: search, NotLinked: notLinked, Page: pageNo, Limit: membersPerPage})
 	if err != nil {
 		return pages.MembersView{}, err
 	}
 	v := pages.MembersView{Slug: org.Slug, CanManage: m.Role.CanManageMembers(), IsOwner: m.Role == models.RoleOwner,
-		MyMemberID: m.ID, Search: search, Page: res, Invite: invite}
+		MyMemberID: m.ID, Search: search, NotLinked: notLinked, Page: res, Invite: invite}
 	pageURL := func(n int) string {
 		q := url.Values{}
 		if search != "" {
 			q.Set("q", search)
+		}
+		if notLinked {
+			q.Set("sso", "not-linked")
 		}
 		if n > 1 {
 			q.Set("page", strconv.Itoa(n))

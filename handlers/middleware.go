@@ -202,6 +202,45 @@ func (h *Handler) loadOrg(c *fiber.Ctx) error {
 	}
 	c.Locals(localOrg, org)
 	c.Locals(localMember, m)
+	return h.enforceSSO(c, org, m)
+}
+
+// enforceSSO applies Require SSO to every org page and org-scoped action (SPEC §4):
+// without a fresh SSO for this org the browser goes to the org's login page; an
+// unlinked owner keeps access while no owner has linked (audited, owners emailed).
+func (h *Handler) enforceSSO(c *fiber.Ctx, org *models.Organization, m *models.Member) error {
+	ctx := c.UserContext()
+	p, err := models.ProviderOf(ctx, h.DB.Bun, org.ID)
+	if errors.Is(err, models.ErrNotFound) {
+		return c.Next()
+	}
+	if err != nil {
+		return err
+	}
+	var ssoAt time.Time
+	if ts := h.Sessions.GetInt64(ctx, sessionstore.KeySSO(org.ID)); ts > 0 {
+		ssoAt = time.Unix(ts, 0)
+	}
+	verdict, err := models.CheckSSOAccess(ctx, h.DB.Bun, p, m, ssoAt, time.Now())
+	if err != nil {
+		return err
+	}
+	switch verdict {
+	case models.AccessNeedsSSO:
+		next := ""
+		if c.Method() == fiber.MethodGet {
+			next = c.OriginalURL()
+		}
+		return h.redirect(c, "/auth/login/"+org.Slug+"/"+nextQuery(next))
+	case models.AccessOwnerFallback:
+		key := "owner_fallback:" + strconv.FormatInt(org.ID, 10)
+		if !h.Sessions.GetBool(ctx, key) {
+			if err := models.RecordOwnerFallback(ctx, h.DB.Bun, h.Mailer, org.ID, actor(c)); err != nil {
+				return err
+			}
+			h.Sessions.Put(ctx, key, true)
+		}
+	}
 	return c.Next()
 }
 

@@ -116,6 +116,10 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Get("/auth/configure/:kind/", manageMembers, h.configurePage)
 	settings.Post("/auth/configure/:kind/", manageMembers, h.configure)
 	settings.Post("/auth/activate/", manageMembers, h.activate)
+	settings.Post("/auth/settings/", manageMembers, h.saveAuthSettings)
+	settings.Post("/auth/reminders/", manageMembers, h.sendReminders)
+	settings.Post("/auth/reminders/:id/", manageMembers, h.sendReminders)
+	settings.Post("/auth/disable/", manageMembers, h.disableProvider)
 
 	if h.Config.DevMail {
 		dev := web.Group("/_dev/mail", h.requireUser, requireSuperuser)

@@ -180,7 +180,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	} else if req == nil {
 		next = safeNext(relay, next) // IdPs send the configured default Relay State
 	}
-	out, err := models.CompleteSAMLSignIn(ctx, h.DB.Bun, org, p, req, a, id, next, c.IP())
+	out, err := models.CompleteSAMLSignIn(ctx, h.DB.Bun, h.Mailer, org, p, req, a, id, next, c.IP())
 	if ssoErr, ok := models.AsSSOError(err); ok {
 		if ssoErr.Message != "" {
 			_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, ssoErr.Reason, ssoErr.Hint))

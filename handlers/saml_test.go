@@ -92,10 +92,10 @@ func (e *ssoEnv) answer(c *testapp.Client, res *testapp.Response, u samltest.Use
 // cross-site POST: the browser's cookies are not sent).
 func (e *ssoEnv) post(c *testapp.Client, raw []byte, relay string) *testapp.Response {
 	e.t.Helper()
-	return postACS(c, "acme", raw, relay)
+	return postToACS(c, "acme", raw, relay)
 }
 
-func postACS(c *testapp.Client, slug string, raw []byte, relay string) *testapp.Response {
+func postToACS(c *testapp.Client, slug string, raw []byte, relay string) *testapp.Response {
 	v := url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}
 	if relay != "" {
 		v.Set("RelayState", relay)

@@ -10,23 +10,29 @@ import (
 
 // Audit event names (SPEC §8).
 const (
-	EventOrgCreated        = "org.created"
-	EventMemberInvited     = "member.invited"
-	EventInviteResent      = "member.invite_resent"
-	EventInviteCanceled    = "member.invite_canceled"
-	EventMemberJoined      = "member.joined"
-	EventMemberRoleChanged = "member.role_changed"
-	EventMemberRemoved     = "member.removed"
-	EventMemberLeft        = "member.left"
-	EventTeamCreated       = "team.created"
-	EventTeamRenamed       = "team.renamed"
-	EventTeamDeleted       = "team.deleted"
-	EventTeamMemberAdded   = "team.member_added"
-	EventTeamMemberRemoved = "team.member_removed"
-	EventSSOConfigured     = "sso.configured"
-	EventSSOEdited         = "sso.edited"
-	EventSSOEnabled        = "sso.enabled"
-	EventSSOLinked         = "sso.identity_linked"
+	EventOrgCreated         = "org.created"
+	EventMemberInvited      = "member.invited"
+	EventInviteResent       = "member.invite_resent"
+	EventInviteCanceled     = "member.invite_canceled"
+	EventMemberJoined       = "member.joined"
+	EventMemberRoleChanged  = "member.role_changed"
+	EventMemberRemoved      = "member.removed"
+	EventMemberLeft         = "member.left"
+	EventTeamCreated        = "team.created"
+	EventTeamRenamed        = "team.renamed"
+	EventTeamDeleted        = "team.deleted"
+	EventTeamMemberAdded    = "team.member_added"
+	EventTeamMemberRemoved  = "team.member_removed"
+	EventSSOConfigured      = "sso.configured"
+	EventSSOEdited          = "sso.edited"
+	EventSSOEnabled         = "sso.enabled"
+	EventSSOLinked          = "sso.identity_linked"
+	EventSSODisabled        = "sso.disabled"
+	EventRequireSSOChanged  = "sso.require_sso_changed"
+	EventDefaultRoleChanged = "org.default_role_changed"
+	EventSSOSettingsChanged = "sso.settings_changed"
+	EventSSORemindersSent   = "sso.reminders_sent"
+	EventOwnerFallback      = "sso.owner_fallback_access"
 )
 
 // AuditEvents lists the event names a person can filter on.
@@ -34,7 +40,8 @@ var AuditEvents = []string{
 	EventOrgCreated, EventMemberInvited, EventInviteResent, EventInviteCanceled, EventMemberJoined,
 	EventMemberRoleChanged, EventMemberRemoved, EventMemberLeft, EventTeamCreated, EventTeamRenamed,
 	EventTeamDeleted, EventTeamMemberAdded, EventTeamMemberRemoved,
-	EventSSOConfigured, EventSSOEdited, EventSSOEnabled, EventSSOLinked,
+	EventSSOConfigured, EventSSOEdited, EventSSOEnabled, EventSSOLinked, EventSSODisabled,
+	EventRequireSSOChanged, EventDefaultRoleChanged, EventSSOSettingsChanged, EventSSORemindersSent, EventOwnerFallback,
 }
 
 // AuditEvent is one entry of an org's audit log.

@@ -73,8 +73,9 @@ type MemberRow struct {
 
 // MemberQuery selects a page of members.
 type MemberQuery struct {
-	Search string // substring of email or name, case-insensitive
-	Page   int    // 1-based
+	Search    string // substring of email or name, case-insensitive
+	NotLinked bool   // only members who have not linked their account to the IdP
+	Page      int    // 1-based
 	Limit  int
 }
 
@@ -102,6 +103,9 @@ func ListMembers(ctx context.Context, db bun.IDB, orgID int64, q MemberQuery) (*
 		Where("m.org_id = ?", orgID).
 		OrderExpr("lower(u.email), m.id").
 		Limit(int64(q.Limit + 1)).Offset(int64((q.Page - 1) * q.Limit))
+	if q.NotLinked {
+		sel.Where("NOT m.sso_linked")
+	}
 	if s := strings.TrimSpace(q.Search); s != "" {
 		pat := "%" + escapeLike(strings.ToLower(s)) + "%"
 		sel.Where("(lower(u.email) LIKE ? OR lower(u.name) LIKE ?)", pat, pat)

@@ -269,8 +269,9 @@ func configSummary(c ProviderConfig) string {
 }
 
 // ActivateProvider makes org's provider active without the owner's round trip (CLI
-// --activate, for automation). It is audited like an activation through the browser.
-func ActivateProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor) error {
+// --activate, for automation). It is audited, and members are reminded to link, like
+// an activation through the browser.
+func ActivateProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		p := new(AuthProvider)
 		if err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx); err != nil {
@@ -282,6 +283,10 @@ func ActivateProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor)
 		if _, err := tx.NewUpdate().Model(p).Set("status = ?", ProviderActive).Set("activated_at = now()").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		return audit(ctx, tx, orgID, actor, EventSSOEnabled, p.DisplayName(), map[string]any{"entity_id": p.Config.EntityID, "via": "cli --activate"})
+		if err := audit(ctx, tx, orgID, actor, EventSSOEnabled, p.DisplayName(), map[string]any{"entity_id": p.Config.EntityID, "via": "cli --activate"}); err != nil {
+			return err
+		}
+		_, err := sendLinkReminders(ctx, tx, mailer, orgID, 0)
+		return err
 	})
 }

@@ -105,7 +105,7 @@ type SSOOutcome struct {
 // transaction with the replay cache: a second use of an assertion is refused, also
 // when two arrive at once (SPEC §3.5, SECURITY.md §7).
 // next is where the browser goes afterwards (kept with a pending link).
-func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, next, ip string) (*SSOOutcome, error) {
+func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, next, ip string) (*SSOOutcome, error) {
 	var out *SSOOutcome
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		keep := a.NotOnOrAfter
@@ -121,7 +121,7 @@ func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, org *Organization, p *A
 			return &SSOError{Reason: ReasonReplay, Hint: "This assertion was already used: each response is accepted once."}
 		}
 		if req != nil && req.Purpose == PurposeActivate {
-			out, err = activateProvider(ctx, tx, org, p, req, a, id, ip)
+			out, err = activateProvider(ctx, tx, mailer, org, p, req, a, id, ip)
 			return err
 		}
 		if !p.Active() {
@@ -251,8 +251,9 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 }
 
 // activateProvider completes the owner's setup round trip: it links the owner who
-// started it and makes the provider active (SPEC §3.4).
-func activateProvider(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, ip string) (*SSOOutcome, error) {
+// started it, makes the provider active and emails the other members a link
+// reminder (SPEC §3.4).
+func activateProvider(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, ip string) (*SSOOutcome, error) {
 	if req.UserID == nil {
 		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: "The activation request has no owner."}
 	}
@@ -278,6 +279,10 @@ func activateProvider(ctx context.Context, tx bun.Tx, org *Organization, p *Auth
 		activated = true
 		if err := audit(ctx, tx, org.ID, Actor{UserID: u.ID, Label: u.Email, IP: ip}, EventSSOEnabled, p.DisplayName(),
 			map[string]any{"entity_id": p.Config.EntityID}); err != nil {
+			return nil, err
+		}
+		// Existing members are asked to link their accounts (SPEC §3.4).
+		if _, err := sendLinkReminders(ctx, tx, mailer, org.ID, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -311,10 +316,10 @@ func RecordSSOAttempt(ctx context.Context, db bun.IDB, at SSOAttempt) error {
 	return nil
 }
 
-// ListSSOAttempts returns org's newest sign-in attempts (at most limit).
-func ListSSOAttempts(ctx context.Context, db bun.IDB, orgID int64, limit int) ([]SSOAttempt, error) {
+// ListSSOAttempts returns org's sign-in attempts, newest first, from offset (at most limit).
+func ListSSOAttempts(ctx context.Context, db bun.IDB, orgID int64, limit, offset int) ([]SSOAttempt, error) {
 	var out []SSOAttempt
-	err := db.NewSelect().Model(&out).Where("org_id = ?", orgID).OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx)
+	err := db.NewSelect().Model(&out).Where("org_id = ?", orgID).OrderExpr("id DESC").Limit(int64(limit)).Offset(int64(offset)).Scan(ctx)
 	return out, err
 }
 

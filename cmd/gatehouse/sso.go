@@ -98,7 +98,11 @@ func ssoCommand(ctx context.Context, cfg *config, log *slog.Logger, args []strin
 			return err
 		}
 		if *activate {
-			if err := models.ActivateProvider(ctx, a.db.Bun, org.ID, actor); err != nil {
+			mailer, err := models.NewMailer(a.db.SQL)
+			if err != nil {
+				return err
+			}
+			if err := models.ActivateProvider(ctx, a.db.Bun, mailer, org.ID, actor); err != nil {
 				return err
 			}
 			p.Status = models.ProviderActive

@@ -20,6 +20,9 @@ const (
 	TemplateInvitation    = "invitation"
 	TemplatePasswordReset = "password_reset"
 	TemplateLinkConfirm   = "link_confirm"
+	TemplateLinkReminder  = "link_reminder"
+	TemplateSSODisabled   = "sso_disabled"
+	TemplateOwnerFallback = "owner_fallback"
 )
 
 // Args is the River job that sends one email. Data holds the template's values.

@@ -78,20 +78,28 @@ func (v strictVerifier) VerifySignature(ctx *dsig.ValidationContext, el *etree.E
 	if len(digests) != 1 || !digestMethods[digests[0].SelectAttrValue("Algorithm", "")] {
 		return sigErr("digest algorithm is not SHA-256 or stronger")
 	}
-	enveloped := false
+	enveloped, exclusive := false, false
 	for _, ts := range children(refs[0], nsDSig, "Transforms") {
 		for _, t := range children(ts, nsDSig, "Transform") {
 			alg := t.SelectAttrValue("Algorithm", "")
 			if !transforms[alg] {
 				return sigErr("transform %q is not allowed", alg)
 			}
-			if alg == string(dsig.EnvelopedSignatureAltorithmId) {
+			switch alg {
+			case string(dsig.EnvelopedSignatureAltorithmId):
 				enveloped = true
+			case string(dsig.CanonicalXML10ExclusiveAlgorithmId):
+				exclusive = true
 			}
 		}
 	}
 	if !enveloped {
 		return sigErr("the signature is not enveloped")
+	}
+	// Without a canonicalization transform goxmldsig digests the element as etree
+	// serializes it (its "null" canonicalizer): require exc-c14n, as SECURITY.md says.
+	if !exclusive {
+		return sigErr("the signature has no exc-c14n transform")
 	}
 	// SignatureValue is xs:base64Binary, which allows whitespace (Google Workspace wraps
 	// and indents it); goxmldsig decodes it with a strict decoder that accepts only

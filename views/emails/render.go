@@ -27,6 +27,21 @@ Open this link in the same browser to link that sign-in to your Gatehouse accoun
 
 The link works once, for 30 minutes. If this was not you, ignore this email: nothing is linked without it.
 {{end}}
+{{define "link_reminder"}}{{.org_name}} now uses single sign-on. Link your Gatehouse account to it: sign in once through the organization's identity provider at its Login URL:
+{{.link}}
+
+Keep this URL to sign in from now on.
+{{end}}
+{{define "sso_disabled"}}An owner of {{.org_name}} disabled single sign-on. From now on, sign in to Gatehouse with your email and password.
+{{if eq .has_password "yes"}}You already have a password. If you forgot it, reset it here:{{else}}Your account has no password yet. Choose one here:{{end}}
+{{.link}}
+
+The link works once, for 7 days.
+{{end}}
+{{define "owner_fallback"}}{{.owner}} reached {{.org_name}} with a password (from {{.ip}}), although the organization requires single sign-on, because no owner has linked their account to the identity provider yet.
+Link your own account to SSO to close this fallback:
+{{.link}}
+{{end}}
 {{define "password_reset"}}Hello {{.name}},
 
 Someone (hopefully you) asked to reset your Gatehouse password. Choose a new one here:
@@ -61,6 +76,18 @@ func (r Renderer) Render(a mail.Args) (mail.Message, error) {
 		subject = "Link your account to " + data["org_name"] + " single sign-on"
 		data["link"] = r.url("/auth/link/confirm/" + url.PathEscape(data["token"]) + "/")
 		html = linkConfirmHTML(data, data["link"])
+	case mail.TemplateLinkReminder:
+		subject = "Action Required for " + data["org_name"]
+		data["link"] = r.url("/auth/login/" + url.PathEscape(data["org_slug"]) + "/")
+		html = linkReminderHTML(data, data["link"])
+	case mail.TemplateSSODisabled:
+		subject = "Single sign-on disabled for " + data["org_name"]
+		data["link"] = r.url("/auth/password/reset/" + url.PathEscape(data["token"]) + "/")
+		html = ssoDisabledHTML(data, data["link"])
+	case mail.TemplateOwnerFallback:
+		subject = data["owner"] + " signed in to " + data["org_name"] + " without SSO"
+		data["link"] = r.url("/organizations/" + url.PathEscape(data["org_slug"]) + "/")
+		html = ownerFallbackHTML(data, data["link"])
 	default:
 		return mail.Message{}, fmt.Errorf("unknown email template %q", a.Template)
 	}
