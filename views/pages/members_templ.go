@@ -124,7 +124,7 @@ func Members(p layouts.Page, v MembersView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" hx-swap=\"outerHTML\" hx-trigger=\"input changed delay:300ms from:#member-search, change from:select, submit\" hx-push-url=\"true\"><input id=\"member-search\" type=\"search\" name=\"q\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" hx-swap=\"outerHTML\" hx-trigger=\"input changed delay:300ms from:#member-search, change from:#member-sso, submit\" hx-push-url=\"true\"><input id=\"member-search\" type=\"search\" name=\"q\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -137,7 +137,7 @@ func Members(p layouts.Page, v MembersView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" placeholder=\"Search by email or name\" aria-label=\"Search members\" data-testid=\"member-search\"> <select name=\"sso\" aria-label=\"SSO link\" data-testid=\"member-sso-filter\"><option value=\"\">All members</option> <option value=\"not-linked\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" placeholder=\"Search by email or name\" aria-label=\"Search members\" data-testid=\"member-search\"> <select id=\"member-sso\" name=\"sso\" aria-label=\"SSO link\" data-testid=\"member-sso-filter\"><option value=\"\">All members</option> <option value=\"not-linked\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -43,8 +43,9 @@ import (
 // AssertionConsumerServiceURL. The pages carry data-testid attributes: idp-login,
 // idp-user-<key>, idp-post, idp-continue.
 //
-// Failures inside handlers are reported with t.Error and answered 500 (t.Fatal must
-// not run outside the test's goroutine). The server closes at the end of the test.
+// A request the IdP cannot answer gets a 400 naming why; a failure to sign is
+// reported with t.Error and the request aborted (t.Fatal must not run outside the
+// test's goroutine). The server closes at the end of the test.
 func NewServer(t testing.TB) (*IdP, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil) // listens on 127.0.0.1:0 already
