@@ -76,7 +76,7 @@ type MemberQuery struct {
 	Search    string // substring of email or name, case-insensitive
 	NotLinked bool   // only members who have not linked their account to the IdP
 	Page      int    // 1-based
-	Limit  int
+	Limit     int
 }
 
 // MemberPage is one page of members.
