@@ -220,14 +220,19 @@ func (h *Handler) configure(c *fiber.Ctx) error {
 }
 
 // activate starts the owner's SSO round trip that activates a pending provider.
-func (h *Handler) activate(c *fiber.Ctx) error {
+func (h *Handler) activate(c *fiber.Ctx) error { return h.startOwnerSSO(c, models.PurposeActivate) }
+
+// testConfiguration starts a round trip whose ACS shows diagnostics (SPEC §3.8).
+func (h *Handler) testConfiguration(c *fiber.Ctx) error { return h.startOwnerSSO(c, models.PurposeTest) }
+
+func (h *Handler) startOwnerSSO(c *fiber.Ctx, purpose string) error {
 	org, _ := currentOrg(c)
 	p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID)
 	if err != nil {
 		return err
 	}
 	redirect, err := models.StartSAML(c.UserContext(), h.DB.Bun, models.SAMLSettings(h.baseURL(), org, p), org.ID,
-		models.PurposeActivate, currentUser(c).ID, "")
+		purpose, currentUser(c).ID, "")
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,7 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Get("/auth/configure/:kind/", manageMembers, h.configurePage)
 	settings.Post("/auth/configure/:kind/", manageMembers, h.configure)
 	settings.Post("/auth/activate/", manageMembers, h.activate)
+	settings.Post("/auth/test/", manageMembers, h.testConfiguration)
 	settings.Post("/auth/settings/", manageMembers, h.saveAuthSettings)
 	settings.Post("/auth/reminders/", manageMembers, h.sendReminders)
 	settings.Post("/auth/reminders/:id/", manageMembers, h.sendReminders)

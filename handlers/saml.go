@@ -159,6 +159,18 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		return fail(models.ReasonNotAllowed, "an unsolicited response, and this organization does not allow IdP-initiated login")
 	}
 	settings := models.SAMLSettings(h.baseURL(), org, p)
+	if req != nil && req.Purpose == models.PurposeTest {
+		// Test Configuration (SPEC §3.8): diagnostics only; no session, no membership.
+		d := samlsp.Diagnose(settings, raw, requestID, p.Config.Mapping)
+		attempt.Reason, attempt.Hint = "test", "Test Configuration"
+		if d.Valid {
+			attempt.Outcome = "success"
+		}
+		if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
+			return err
+		}
+		return h.render(c, http.StatusOK, pages.SSOTestResult(h.barePage("Test Configuration"), org.Slug, d))
+	}
 	a, err := samlsp.ValidateResponse(settings, raw, requestID)
 	if err != nil {
 		return fail(reasonOf(err), detailOf(err))

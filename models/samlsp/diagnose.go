@@ -1,0 +1,244 @@
+package samlsp
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+// Check is one verdict of Test Configuration (SPEC §3.8).
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string
+	Hint   string // a plain-language fix, for failures
+}
+
+// Diagnosis is what Test Configuration shows. The received values are read from the
+// document as sent, for display only: they are never used to sign anybody in.
+type Diagnosis struct {
+	Issuer       string
+	NameID       string
+	NameIDFormat string
+	Attributes   []ReceivedAttribute
+	Checks       []Check
+	Identity     *Identity
+	MapError     string
+	Valid        bool // the full validation passed
+}
+
+// ReceivedAttribute is an attribute as the IdP sent it.
+type ReceivedAttribute struct {
+	Name   string
+	Values []string
+}
+
+// received holds the unverified values Diagnose compares.
+type received struct {
+	issuer, nameID, format        string
+	audiences                     []string
+	recipient, destination, inRTo string
+	notBefore, notOnOrAfter       time.Time
+	keyInfoCert                   []byte
+	attrs                         []ReceivedAttribute
+}
+
+// Diagnose runs every check on a response and explains each failure; it also runs
+// the real validation (ValidateResponse) and the mapping, whose verdict is final.
+func Diagnose(s Settings, raw []byte, requestID string, m Mapping) *Diagnosis {
+	d := &Diagnosis{}
+	if err := PreScanResponse(raw); err != nil {
+		d.Checks = append(d.Checks, Check{Name: "Well-formed SAML Response", Detail: err.Error(),
+			Hint: "The IdP did not send a single signed SAML Response with one assertion. Check that the application is a SAML 2.0 app posting to the ACS URL."})
+		return d
+	}
+	d.Checks = append(d.Checks, Check{Name: "Well-formed SAML Response", OK: true})
+	r := readReceived(raw)
+	d.Issuer, d.NameID, d.NameIDFormat, d.Attributes = r.issuer, r.nameID, r.format, r.attrs
+	now := Now()
+
+	d.Checks = append(d.Checks, Check{Name: "Issuer", OK: r.issuer == s.IdP.EntityID,
+		Detail: fmt.Sprintf("received %q, configured %q", r.issuer, s.IdP.EntityID),
+		Hint:   "The IdP entity ID (issuer) differs from the registered one: re-register the IdP from its current metadata."})
+
+	a, verr := ValidateResponse(s, raw, requestID)
+	var ve *ValidationError
+	errors.As(verr, &ve)
+	sigCheck := Check{Name: "Signature", OK: ve == nil || ve.Reason != ReasonSignature}
+	certs, _ := s.IdP.Certificates()
+	switch {
+	case r.keyInfoCert != nil && !containsCert(certs, r.keyInfoCert):
+		sigCheck.OK = false
+		sigCheck.Detail = "signed with a certificate that is not registered"
+		sigCheck.Hint = fmt.Sprintf("The certificate in the response is not the configured one: fingerprint %s vs %s. Download the IdP's current signing certificate (or re-register by metadata URL).",
+			Fingerprint(r.keyInfoCert), configuredFingerprints(certs))
+	case !sigCheck.OK:
+		sigCheck.Detail = ve.Detail
+		sigCheck.Hint = "The signature does not verify with the registered certificates. Make sure the IdP signs the assertion or the response with RSA-SHA256 and that the registered certificate is its current one."
+	case r.keyInfoCert != nil:
+		sigCheck.Detail = "verified with certificate " + Fingerprint(r.keyInfoCert)
+	default:
+		sigCheck.Detail = "verified with a registered certificate"
+	}
+	d.Checks = append(d.Checks, sigCheck)
+
+	audOK := len(r.audiences) > 0
+	for _, a := range r.audiences {
+		audOK = audOK && a == s.SP.EntityID
+	}
+	d.Checks = append(d.Checks, Check{Name: "Audience", OK: audOK,
+		Detail: fmt.Sprintf("received %s, expected %q", quoteAll(r.audiences), s.SP.EntityID),
+		Hint:   fmt.Sprintf("Set the application's Entity ID / Audience URI in the IdP to %s (with the trailing slash).", s.SP.EntityID)})
+	d.Checks = append(d.Checks, Check{Name: "Recipient", OK: r.recipient == s.SP.ACSURL,
+		Detail: fmt.Sprintf("received %q, expected %q", r.recipient, s.SP.ACSURL),
+		Hint:   fmt.Sprintf("Set the ACS URL (Reply URL) in the IdP to %s.", s.SP.ACSURL)})
+	d.Checks = append(d.Checks, Check{Name: "Destination", OK: r.destination == "" || r.destination == s.SP.ACSURL,
+		Detail: fmt.Sprintf("received %q", r.destination),
+		Hint:   fmt.Sprintf("Set the ACS URL (Reply URL) in the IdP to %s.", s.SP.ACSURL)})
+	timeOK := !r.notOnOrAfter.IsZero() && now.Before(r.notOnOrAfter.Add(ClockSkew)) && (r.notBefore.IsZero() || !now.Before(r.notBefore.Add(-ClockSkew)))
+	d.Checks = append(d.Checks, Check{Name: "Time window", OK: timeOK,
+		Detail: fmt.Sprintf("valid %s to %s; our clock %s; allowed skew %s", fmtT(r.notBefore), fmtT(r.notOnOrAfter), fmtT(now), ClockSkew),
+		Hint:   "The assertion is outside its validity window here: check the clocks of the IdP and of this server (NTP)."})
+	d.Checks = append(d.Checks, Check{Name: "InResponseTo", OK: r.inRTo == requestID,
+		Detail: fmt.Sprintf("received %q, expected %q", r.inRTo, requestID),
+		Hint:   "The response does not answer this test's request: start the test again from the Auth page."})
+
+	final := Check{Name: "Complete validation", OK: verr == nil}
+	if verr != nil {
+		final.Detail = verr.Error()
+		final.Hint = "See the failed checks above."
+	}
+	d.Checks = append(d.Checks, final)
+	d.Valid = verr == nil
+	if d.Valid {
+		// The mapped identity comes from the verified assertion only.
+		id, err := MapIdentity(a, m)
+		if err != nil {
+			d.MapError = err.Error()
+		} else {
+			d.Identity = &id
+		}
+	}
+	return d
+}
+
+func fmtT(t time.Time) string {
+	if t.IsZero() {
+		return "(none)"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func quoteAll(ss []string) string {
+	if len(ss) == 0 {
+		return "none"
+	}
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+func containsCert(certs []*x509.Certificate, der []byte) bool {
+	for _, c := range certs {
+		if string(c.Raw) == string(der) {
+			return true
+		}
+	}
+	return false
+}
+
+func configuredFingerprints(certs []*x509.Certificate) string {
+	fps := make([]string, len(certs))
+	for i, c := range certs {
+		fps[i] = Fingerprint(c.Raw)
+	}
+	return strings.Join(fps, " or ")
+}
+
+// readReceived extracts values from the (pre-scanned) document for display.
+func readReceived(raw []byte) received {
+	var r received
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return r
+	}
+	root := doc.Root()
+	r.destination = root.SelectAttrValue("Destination", "")
+	r.inRTo = root.SelectAttrValue("InResponseTo", "")
+	as := first(children(root, nsAssertion, "Assertion"))
+	if as == nil {
+		return r
+	}
+	if iss := first(children(as, nsAssertion, "Issuer")); iss != nil {
+		r.issuer = strings.TrimSpace(iss.Text())
+	}
+	for _, sig := range children(as, nsDSig, "Signature") {
+		r.keyInfoCert = keyInfoCert(sig)
+	}
+	if r.keyInfoCert == nil {
+		for _, sig := range children(root, nsDSig, "Signature") {
+			r.keyInfoCert = keyInfoCert(sig)
+		}
+	}
+	if subj := first(children(as, nsAssertion, "Subject")); subj != nil {
+		if n := first(children(subj, nsAssertion, "NameID")); n != nil {
+			r.nameID, r.format = strings.TrimSpace(n.Text()), n.SelectAttrValue("Format", "")
+		}
+		for _, sc := range children(subj, nsAssertion, "SubjectConfirmation") {
+			if d := first(children(sc, nsAssertion, "SubjectConfirmationData")); d != nil && r.recipient == "" {
+				r.recipient = d.SelectAttrValue("Recipient", "")
+				if r.inRTo == "" {
+					r.inRTo = d.SelectAttrValue("InResponseTo", "")
+				}
+			}
+		}
+	}
+	if c := first(children(as, nsAssertion, "Conditions")); c != nil {
+		r.notBefore, _ = time.Parse(time.RFC3339, c.SelectAttrValue("NotBefore", ""))
+		r.notOnOrAfter, _ = time.Parse(time.RFC3339, c.SelectAttrValue("NotOnOrAfter", ""))
+		for _, ar := range children(c, nsAssertion, "AudienceRestriction") {
+			for _, a := range children(ar, nsAssertion, "Audience") {
+				r.audiences = append(r.audiences, strings.TrimSpace(a.Text()))
+			}
+		}
+	}
+	for _, st := range children(as, nsAssertion, "AttributeStatement") {
+		for _, a := range children(st, nsAssertion, "Attribute") {
+			ra := ReceivedAttribute{Name: a.SelectAttrValue("Name", "")}
+			for _, v := range children(a, nsAssertion, "AttributeValue") {
+				ra.Values = append(ra.Values, strings.TrimSpace(v.Text()))
+			}
+			r.attrs = append(r.attrs, ra)
+		}
+	}
+	sort.Slice(r.attrs, func(i, j int) bool { return r.attrs[i].Name < r.attrs[j].Name })
+	return r
+}
+
+func first(els []*etree.Element) *etree.Element {
+	if len(els) == 0 {
+		return nil
+	}
+	return els[0]
+}
+
+func keyInfoCert(sig *etree.Element) []byte {
+	for _, ki := range children(sig, nsDSig, "KeyInfo") {
+		for _, xd := range children(ki, nsDSig, "X509Data") {
+			for _, xc := range children(xd, nsDSig, "X509Certificate") {
+				if der, err := base64.StdEncoding.DecodeString(spaceRe.ReplaceAllString(xc.Text(), "")); err == nil {
+					return der
+				}
+			}
+		}
+	}
+	return nil
+}
