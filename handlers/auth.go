@@ -170,9 +170,20 @@ func (h *Handler) login(c *fiber.Ctx) error {
 	return h.redirect(c, next)
 }
 
+// logout ends the session; after an SSO sign-in with an IdP that has a Single Logout
+// URL it continues there with a LogoutRequest (SPEC §3.6 Beyond).
 func (h *Handler) logout(c *fiber.Ctx) error {
+	idp := h.idpLogoutURL(c)
 	if err := h.Sessions.Destroy(c.UserContext()); err != nil {
 		return err
+	}
+	if idp != "" {
+		if c.Get(hxRequest) == "true" {
+			return h.redirectExternal(c, idp)
+		}
+		// Without JavaScript a form POST may not redirect to another site (CSP
+		// form-action): a link continues to the IdP.
+		return h.render(c, http.StatusOK, pages.SignedOutContinue(h.barePage("Signed out"), idp))
 	}
 	return h.redirect(c, "/auth/login/")
 }

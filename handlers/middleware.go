@@ -170,6 +170,7 @@ func currentUser(c *fiber.Ctx) *models.User {
 }
 
 // requireUser sends signed-out visitors to the login page, back here afterwards.
+// For an org page of an org with active SSO that is the org's login page (SPEC §3.1).
 func (h *Handler) requireUser(c *fiber.Ctx) error {
 	if currentUser(c) != nil {
 		return c.Next()
@@ -177,6 +178,13 @@ func (h *Handler) requireUser(c *fiber.Ctx) error {
 	next := c.OriginalURL()
 	if c.Method() != fiber.MethodGet {
 		next = ""
+	}
+	if slug := c.Params("slug"); slug != "" {
+		if org, err := models.OrgBySlug(c.UserContext(), h.DB.Bun, copyString(slug)); err == nil {
+			if p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID); err == nil && p.Active() && p.IsSAML() {
+				return h.redirect(c, "/auth/login/"+org.Slug+"/"+nextQuery(next))
+			}
+		}
 	}
 	return h.redirect(c, "/auth/login/"+nextQuery(next))
 }

@@ -217,7 +217,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
 		return err
 	}
-	if err := h.signInSSO(c, out.User, org.ID); err != nil {
+	if err := h.signInSSO(c, out.User, org.ID, a.NameID); err != nil {
 		return err
 	}
 	if out.Activated || (req != nil && req.Purpose == models.PurposeActivate) {
@@ -248,13 +248,49 @@ func detailOf(err error) string {
 	return err.Error()
 }
 
-// signInSSO starts a session that completed org's SSO now.
-func (h *Handler) signInSSO(c *fiber.Ctx, u *models.User, orgID int64) error {
+// Session keys for SP-initiated logout (SPEC §3.6 Beyond): the org and NameID of the
+// session's last SSO.
+const (
+	keySLOOrg    = "slo_org"
+	keySLONameID = "slo_name_id"
+)
+
+// signInSSO starts a session that completed org's SSO now, as nameID at the IdP.
+func (h *Handler) signInSSO(c *fiber.Ctx, u *models.User, orgID int64, nameID string) error {
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
-	h.Sessions.Put(c.UserContext(), sessionstore.KeySSO(orgID), time.Now().Unix())
+	ctx := c.UserContext()
+	h.Sessions.Put(ctx, sessionstore.KeySSO(orgID), time.Now().Unix())
+	if nameID != "" {
+		h.Sessions.Put(ctx, keySLOOrg, orgID)
+		h.Sessions.Put(ctx, keySLONameID, nameID)
+	}
 	return nil
+}
+
+// idpLogoutURL is where signing out continues when the session's SSO came from an
+// IdP with a Single Logout URL ("" otherwise).
+func (h *Handler) idpLogoutURL(c *fiber.Ctx) string {
+	ctx := c.UserContext()
+	orgID, nameID := h.Sessions.GetInt64(ctx, keySLOOrg), h.Sessions.GetString(ctx, keySLONameID)
+	if orgID == 0 || nameID == "" {
+		return ""
+	}
+	p, err := models.ProviderOf(ctx, h.DB.Bun, orgID)
+	if err != nil || !p.IsSAML() || p.Config.SLOURL == "" {
+		return ""
+	}
+	org, err := models.OrgByID(ctx, h.DB.Bun, orgID)
+	if err != nil {
+		return ""
+	}
+	u, err := samlsp.LogoutRequestURL(models.SAMLSettings(h.baseURL(), org, p), nameID, "")
+	if err != nil {
+		h.Log.Warn("SP-initiated logout request", "request_id", requestID(c), "error", err.Error())
+		return ""
+	}
+	return u
 }
 
 // sls is the Single Logout Service: a verified IdP LogoutRequest ends the user's

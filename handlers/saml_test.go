@@ -372,3 +372,35 @@ func TestSAMLConfigureBadInput(t *testing.T) {
 		t.Fatalf("non-member: %d", res.Status)
 	}
 }
+
+func TestSAMLSignedOutVisitorsAndSPInitiatedLogout(t *testing.T) {
+	e := newSSOEnv(t, true)
+	anon := e.a.Client(t)
+	if res := anon.Get("/settings/acme/members/"); res.Location != "/auth/login/acme/?next=%2Fsettings%2Facme%2Fmembers%2F" {
+		t.Fatalf("signed-out org page went to %q", res.Location)
+	}
+	bob := e.a.Client(t)
+	e.answer(bob, bob.Post("/auth/login/acme/", nil), user("bob-1", "bob@example.com"))
+	// Signing out continues at the IdP with a LogoutRequest (HTMX: HX-Redirect).
+	req := httptest.NewRequest(http.MethodPost, "/auth/logout/", strings.NewReader(url.Values{"_csrf": {bob.CSRF()}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	res := bob.Do(req)
+	if to := res.Header.Get("HX-Redirect"); !strings.HasPrefix(to, "https://idp.example/slo?") || !strings.Contains(to, "SAMLRequest=") {
+		t.Fatalf("logout: %d %q", res.Status, to)
+	}
+	if bob.Get("/organizations/acme/").Status == 200 {
+		t.Fatal("still signed in after logout")
+	}
+	// Without JavaScript: a page links to the IdP.
+	carl := e.a.Client(t)
+	e.answer(carl, carl.Post("/auth/login/acme/", nil), user("carl-1", "carl@example.com"))
+	res = carl.Post("/auth/logout/", nil)
+	if href := res.Doc.Find(`[data-testid="idp-logout"]`).AttrOr("href", ""); !strings.HasPrefix(href, "https://idp.example/slo?") {
+		t.Fatalf("no-JS logout: %d %q", res.Status, href)
+	}
+	// The IdP's LogoutResponse comes back to the SLS and lands on the login page.
+	if res := anon.Get("/saml/sls/acme/?SAMLResponse=abc"); res.Location != "/auth/login/" {
+		t.Fatalf("logout response: %d %s", res.Status, res.Location)
+	}
+}

@@ -60,7 +60,7 @@ func (h *Handler) link(c *fiber.Ctx) error {
 }
 
 func (h *Handler) finishLink(c *fiber.Ctx, token string, proof models.LinkProof) error {
-	u, org, next, err := models.CompletePendingLink(c.UserContext(), h.DB.Bun, token, copyString(c.Cookies(linkCookie)), proof, c.IP())
+	u, org, next, nameID, err := models.CompletePendingLink(c.UserContext(), h.DB.Bun, token, copyString(c.Cookies(linkCookie)), proof, c.IP())
 	if errors.Is(err, models.ErrLinkInvalid) {
 		return h.linkInvalid(c)
 	}
@@ -75,7 +75,7 @@ func (h *Handler) finishLink(c *fiber.Ctx, token string, proof models.LinkProof)
 		v.Errors = errs
 		return h.renderLink(c, http.StatusUnprocessableEntity, v)
 	}
-	if err := h.signInSSO(c, u, org.ID); err != nil {
+	if err := h.signInSSO(c, u, org.ID, nameID); err != nil {
 		return err
 	}
 	h.flash(c, "Your account is linked to "+org.Name+" single sign-on.")

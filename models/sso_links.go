@@ -103,12 +103,12 @@ type LinkProof struct {
 
 // CompletePendingLink links the SSO identity to the account once its owner proved
 // it, in the browser the sign-in happened in, and makes them a linked member. It
-// returns the user, the org and where to go next. A wrong password is a
-// ValidationError on "password".
-func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string, proof LinkProof, ip string) (*User, *Organization, string, error) {
+// returns the user, the org, where to go next and the IdP's NameID. A wrong password
+// is a ValidationError on "password".
+func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string, proof LinkProof, ip string) (*User, *Organization, string, string, error) {
 	var u *User
 	var org *Organization
-	var next string
+	var next, nameID string
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		l := new(PendingLink)
 		q := tx.NewSelect().Model(l).Where("browser_hash = ? AND used_at IS NULL AND expires_at > now()", HashToken(browser)).For("UPDATE")
@@ -141,7 +141,7 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 		if _, err := tx.NewUpdate().Model(l).Set("used_at = now()").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		next = l.NextPath
+		next, nameID = l.NextPath, l.NameID
 		if org, err = getOrg(ctx, tx, l.OrgID); err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 		return audit(ctx, tx, org.ID, Actor{UserID: u.ID, Label: u.Email, IP: ip}, EventSSOLinked, u.Email, map[string]any{"idp_user_id": l.IDPUserID})
 	})
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", "", err
 	}
-	return u, org, next, nil
+	return u, org, next, nameID, nil
 }
