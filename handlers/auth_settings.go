@@ -23,7 +23,7 @@ func (h *Handler) spValues(org *models.Organization) pages.SPValues {
 }
 
 func (h *Handler) authSettings(c *fiber.Ctx) error {
-	return h.renderAuthSettings(c, http.StatusOK, nil)
+	return h.renderAuthSettings(c, http.StatusOK, nil, "")
 }
 
 // attemptsPerPage and maxAttempts page the Recent sign-ins list (SPEC §3.9).
@@ -33,8 +33,9 @@ const (
 )
 
 // renderAuthSettings shows the Auth page; form, when set, replaces General Settings'
-// stored values (a rejected submission with its errors).
-func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.SettingsForm) error {
+// stored values (a rejected submission with its errors); newToken is a SCIM token
+// just generated, shown this once.
+func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.SettingsForm, newToken string) error {
 	ctx := c.UserContext()
 	org, _ := currentOrg(c)
 	v := pages.AuthView{Slug: org.Slug, SP: h.spValues(org), LoginURL: h.baseURL() + "/auth/login/" + org.Slug + "/"}
@@ -79,7 +80,12 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 			v.AttemptsPrev = base + strconv.Itoa(pageNo-1) + "#recent-sign-ins"
 		}
 		v.Settings = pages.SettingsForm{RequireSSO: p.RequireSSO, DefaultRole: string(org.DefaultRole),
-			SSOSessionHours: strconv.Itoa(p.SSOSessionHours), AllowIdPInitiated: p.AllowIdPInitiated}
+			SSOSessionHours: strconv.Itoa(p.SSOSessionHours), AllowIdPInitiated: p.AllowIdPInitiated, SCIMEnabled: p.SCIMEnabled}
+		if p.SCIMEnabled {
+			if err := h.scimView(c, &v, org, newToken); err != nil {
+				return err
+			}
+		}
 		if form != nil {
 			v.Settings = *form
 		}
@@ -98,20 +104,22 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 func (h *Handler) saveAuthSettings(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
 	form := pages.SettingsForm{RequireSSO: c.FormValue("require_sso") != "", DefaultRole: c.FormValue("default_role"),
-		SSOSessionHours: strings.TrimSpace(c.FormValue("sso_session_hours")), AllowIdPInitiated: c.FormValue("allow_idp_initiated") != ""}
+		SSOSessionHours: strings.TrimSpace(c.FormValue("sso_session_hours")), AllowIdPInitiated: c.FormValue("allow_idp_initiated") != "",
+		SCIMEnabled: c.FormValue("scim_enabled") != ""}
 	hours, err := strconv.Atoi(form.SSOSessionHours)
 	if err != nil {
 		hours = -1 // reported as out of range
 	}
 	keep := models.SessionHash(h.Sessions.Token(c.UserContext()))
 	revoked, err := models.UpdateAuthSettings(c.UserContext(), h.DB.Bun, org.ID, actor(c), models.AuthSettings{
-		RequireSSO: form.RequireSSO, DefaultRole: form.DefaultRole, SSOSessionHours: hours, AllowIdPInitiated: form.AllowIdPInitiated}, keep)
+		RequireSSO: form.RequireSSO, DefaultRole: form.DefaultRole, SSOSessionHours: hours, AllowIdPInitiated: form.AllowIdPInitiated,
+		SCIMEnabled: form.SCIMEnabled}, keep)
 	if errs, ferr := formErrors(err); err != nil {
 		if ferr != nil {
 			return ferr
 		}
 		form.Errors = errs
-		return h.renderAuthSettings(c, http.StatusUnprocessableEntity, &form)
+		return h.renderAuthSettings(c, http.StatusUnprocessableEntity, &form, "")
 	}
 	msg := "Settings saved."
 	if revoked > 0 {
@@ -223,7 +231,9 @@ func (h *Handler) configure(c *fiber.Ctx) error {
 func (h *Handler) activate(c *fiber.Ctx) error { return h.startOwnerSSO(c, models.PurposeActivate) }
 
 // testConfiguration starts a round trip whose ACS shows diagnostics (SPEC §3.8).
-func (h *Handler) testConfiguration(c *fiber.Ctx) error { return h.startOwnerSSO(c, models.PurposeTest) }
+func (h *Handler) testConfiguration(c *fiber.Ctx) error {
+	return h.startOwnerSSO(c, models.PurposeTest)
+}
 
 func (h *Handler) startOwnerSSO(c *fiber.Ctx, purpose string) error {
 	org, _ := currentOrg(c)
@@ -237,4 +247,67 @@ func (h *Handler) startOwnerSSO(c *fiber.Ctx, purpose string) error {
 		return err
 	}
 	return h.redirectExternal(c, redirect)
+}
+
+// scimBaseURL is the SCIM base URL of org (SPEC §5).
+func (h *Handler) scimBaseURL(org *models.Organization) string {
+	return h.baseURL() + "/api/0/organizations/" + org.Slug + "/scim/v2"
+}
+
+const scimLogPerPage = 50
+
+func (h *Handler) scimView(c *fiber.Ctx, v *pages.AuthView, org *models.Organization, newToken string) error {
+	ctx := c.UserContext()
+	v.SCIMBaseURL, v.NewSCIMToken = h.scimBaseURL(org), newToken
+	var err error
+	if v.SCIMTokens, err = models.ListSCIMTokens(ctx, h.DB.Bun, org.ID); err != nil {
+		return err
+	}
+	pageNo, _ := strconv.Atoi(c.Query("scimlog"))
+	if pageNo < 1 || pageNo > maxAttempts/scimLogPerPage {
+		pageNo = 1
+	}
+	if v.SCIMLog, err = models.ListSCIMRequests(ctx, h.DB.Bun, org.ID, scimLogPerPage+1, (pageNo-1)*scimLogPerPage); err != nil {
+		return err
+	}
+	base := "/settings/" + org.Slug + "/auth/?scimlog="
+	if len(v.SCIMLog) > scimLogPerPage {
+		v.SCIMLog = v.SCIMLog[:scimLogPerPage]
+		if pageNo*scimLogPerPage < maxAttempts {
+			v.SCIMLogNext = base + strconv.Itoa(pageNo+1) + "#provisioning-log"
+		}
+	}
+	if pageNo > 1 {
+		v.SCIMLogPrev = base + strconv.Itoa(pageNo-1) + "#provisioning-log"
+	}
+	return nil
+}
+
+// createSCIMToken shows the new token on the page, once (it is never stored in clear).
+func (h *Handler) createSCIMToken(c *fiber.Ctx) error {
+	org, _ := currentOrg(c)
+	secret, _, err := models.CreateSCIMToken(c.UserContext(), h.DB.Bun, org.ID, actor(c))
+	var forbidden *models.ForbiddenError
+	if errors.As(err, &forbidden) {
+		h.flashError(c, forbidden.Reason)
+		return h.redirect(c, "/settings/"+org.Slug+"/auth/#scim")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return h.renderAuthSettings(c, http.StatusOK, nil, secret)
+}
+
+func (h *Handler) revokeSCIMToken(c *fiber.Ctx) error {
+	org, _ := currentOrg(c)
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := models.RevokeSCIMToken(c.UserContext(), h.DB.Bun, org.ID, actor(c), id); err != nil {
+		return err
+	}
+	h.flash(c, "Token revoked.")
+	return h.redirect(c, "/settings/"+org.Slug+"/auth/#scim")
 }

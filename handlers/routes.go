@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gatehouse/models"
+	"gatehouse/models/scim"
 	"gatehouse/static"
 )
 
@@ -50,6 +51,29 @@ func NewApp(h *Handler) *fiber.App {
 	saml.Post("/acs/:slug/", h.acs)
 	saml.Get("/sls/:slug/", h.sls)
 	saml.Post("/sls/:slug/", h.sls)
+
+	// SCIM 2.0 (SPEC §5): bearer tokens, no session, no CSRF; SCIM errors only.
+	scimAPI := app.Group("/api/0/organizations/:org/scim/v2", h.scimAuth)
+	scimAPI.Get("/ServiceProviderConfig", h.scimServiceProviderConfig)
+	scimAPI.Get("/ResourceTypes", h.scimResourceTypes)
+	scimAPI.Get("/ResourceTypes/:name", h.scimResourceTypes)
+	scimAPI.Get("/Schemas", h.scimSchemas)
+	scimAPI.Get("/Schemas/:urn", h.scimSchemas)
+	scimAPI.Get("/Users", h.scimListUsers)
+	scimAPI.Post("/Users", h.scimCreateUser)
+	scimAPI.Get("/Users/:id", h.scimGetUser)
+	scimAPI.Put("/Users/:id", h.scimReplaceUser)
+	scimAPI.Patch("/Users/:id", h.scimPatchUser)
+	scimAPI.Delete("/Users/:id", h.scimDeleteUser)
+	scimAPI.Get("/Groups", h.scimListGroups)
+	scimAPI.Post("/Groups", h.scimCreateGroup)
+	scimAPI.Get("/Groups/:id", h.scimGetGroup)
+	scimAPI.Put("/Groups/:id", h.scimReplaceGroup)
+	scimAPI.Patch("/Groups/:id", h.scimPatchGroup)
+	scimAPI.Delete("/Groups/:id", h.scimDeleteGroup)
+	scimAPI.Use(func(c *fiber.Ctx) error {
+		return scim.Errorf(http.StatusNotFound, "", "No such SCIM endpoint")
+	})
 
 	// Browser pages: session, CSRF on state changes, the signed-in user.
 	web := app.Group("", h.loadSession, h.csrf, h.loadUser)
@@ -121,6 +145,8 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Post("/auth/reminders/", manageMembers, h.sendReminders)
 	settings.Post("/auth/reminders/:id/", manageMembers, h.sendReminders)
 	settings.Post("/auth/disable/", manageMembers, h.disableProvider)
+	settings.Post("/auth/scim/tokens/", manageMembers, h.createSCIMToken)
+	settings.Post("/auth/scim/tokens/:id/revoke/", manageMembers, h.revokeSCIMToken)
 
 	if h.Config.DevMail {
 		dev := web.Group("/_dev/mail", h.requireUser, requireSuperuser)

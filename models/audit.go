@@ -33,6 +33,12 @@ const (
 	EventSSOSettingsChanged = "sso.settings_changed"
 	EventSSORemindersSent   = "sso.reminders_sent"
 	EventOwnerFallback      = "sso.owner_fallback_access"
+	EventSCIMChanged        = "scim.enabled_changed"
+	EventSCIMTokenCreated   = "scim.token_created"
+	EventSCIMTokenRevoked   = "scim.token_revoked"
+	EventMemberDeactivated  = "member.deactivated"
+	EventMemberReactivated  = "member.reactivated"
+	EventMemberUpdated      = "member.updated"
 )
 
 // AuditEvents lists the event names a person can filter on.
@@ -42,6 +48,8 @@ var AuditEvents = []string{
 	EventTeamDeleted, EventTeamMemberAdded, EventTeamMemberRemoved,
 	EventSSOConfigured, EventSSOEdited, EventSSOEnabled, EventSSOLinked, EventSSODisabled,
 	EventRequireSSOChanged, EventDefaultRoleChanged, EventSSOSettingsChanged, EventSSORemindersSent, EventOwnerFallback,
+	EventSCIMChanged, EventSCIMTokenCreated, EventSCIMTokenRevoked, EventMemberDeactivated, EventMemberReactivated, EventMemberUpdated,
+	EventSSOMetadataRefreshed, EventSSOMetadataEntityChanged,
 }
 
 // AuditEvent is one entry of an org's audit log.

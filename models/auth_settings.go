@@ -22,6 +22,7 @@ type AuthSettings struct {
 	DefaultRole       string
 	SSOSessionHours   int
 	AllowIdPInitiated bool
+	SCIMEnabled       bool
 }
 
 // UpdateAuthSettings saves the General Settings: every change is audited with its
@@ -76,6 +77,9 @@ func UpdateAuthSettings(ctx context.Context, db bun.IDB, orgID int64, actor Acto
 			return err
 		}
 		if _, err := tx.NewUpdate().Model(org).Set("default_role = ?", role).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		if err := setSCIM(ctx, tx, p, actor, in.SCIMEnabled); err != nil {
 			return err
 		}
 		if in.RequireSSO && !p.RequireSSO {
@@ -237,9 +241,12 @@ func DisableProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int6
 		if err != nil {
 			return err
 		}
-		// Identities, pending links and SCIM tokens reference the provider and go with it.
+		// Identities and pending links reference the provider and go with it.
 		if _, err := tx.NewDelete().Model(p).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("delete provider: %w", err)
+		}
+		if err := revokeAllSCIMTokens(ctx, tx, orgID); err != nil {
+			return err
 		}
 		if _, err := tx.NewUpdate().Model((*Member)(nil)).Set("sso_linked = false").Set("sso_invalid = false").
 			Where("org_id = ?", orgID).Exec(ctx); err != nil {

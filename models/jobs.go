@@ -14,12 +14,14 @@ import (
 )
 
 // NewJobs returns the River client that works the application's jobs on pool: email
-// delivery (rendered by render, delivered by sender) and hourly maintenance. Call
-// Start and, on shutdown, Stop.
-func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.Sender) (*river.Client[pgx.Tx], error) {
+// delivery (rendered by render, delivered by sender), hourly maintenance and the hourly
+// check for IdP metadata due for refresh (downloaded through fetcher). Call Start and,
+// on shutdown, Stop.
+func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.Sender, fetcher MetadataGetter) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mail.Worker{Render: render, Sender: sender})
 	river.AddWorker(workers, &MaintenanceWorker{DB: db})
+	river.AddWorker(workers, &MetadataRefreshWorker{DB: db, Fetcher: fetcher})
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
@@ -27,6 +29,9 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return MetadataRefreshArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})

@@ -38,6 +38,10 @@ type Member struct {
 	IDPProvisioned    bool       `bun:"idp_provisioned"`
 	IDPRoleRestricted bool       `bun:"idp_role_restricted"`
 	Active            bool       `bun:"active"`
+	ExternalID        *string    `bun:"external_id"`  // SCIM externalId
+	GivenName         string     `bun:"given_name"`   // SCIM name.givenName
+	FamilyName        string     `bun:"family_name"`  // SCIM name.familyName
+	DisplayName       string     `bun:"display_name"` // SCIM displayName
 	CreatedAt         time.Time  `bun:"created_at,nullzero,default:now()"`
 	UpdatedAt         time.Time  `bun:"updated_at,nullzero,default:now()"`
 }

@@ -73,7 +73,9 @@ func OrgBySlug(ctx context.Context, db bun.IDB, slug string) (*Organization, err
 }
 
 // OrgByID returns the org or ErrNotFound.
-func OrgByID(ctx context.Context, db bun.IDB, id int64) (*Organization, error) { return getOrg(ctx, db, id) }
+func OrgByID(ctx context.Context, db bun.IDB, id int64) (*Organization, error) {
+	return getOrg(ctx, db, id)
+}
 
 // UserOrg is an org as one of its members sees it.
 type UserOrg struct {

@@ -48,6 +48,12 @@ type ProviderConfig struct {
 	MetadataURL    string         `json:"metadata_url,omitempty"`
 	FetchedAt      *time.Time     `json:"fetched_at,omitempty"`
 	Mapping        samlsp.Mapping `json:"mapping"`
+	// Metadata refresh (SPEC §3.10, metadata_refresh.go), for URL registrations.
+	RefreshedAt     *time.Time `json:"refreshed_at,omitempty"`      // last successful refresh
+	RefreshError    string     `json:"refresh_error,omitempty"`     // why the last refresh failed ("" when it did not)
+	RefreshFailedAt *time.Time `json:"refresh_failed_at,omitempty"` // when it failed
+	PendingEntityID string     `json:"pending_entity_id,omitempty"` // entity ID the metadata now announces, held back
+	NextRefreshAt   *time.Time `json:"next_refresh_at,omitempty"`   // when the metadata is due again
 }
 
 // Active reports whether members can sign in with it.
@@ -151,6 +157,8 @@ func resolveRegistration(ctx context.Context, fetcher MetadataGetter, in SAMLSet
 		cfg.MetadataURL = u
 		fetched := now
 		cfg.FetchedAt = &fetched
+		next := NextMetadataRefresh(idp, now)
+		cfg.NextRefreshAt = &next
 		return idp
 	case MethodMetadataXML:
 		if strings.TrimSpace(in.MetadataXML) == "" {

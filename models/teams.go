@@ -17,6 +17,7 @@ type Team struct {
 	Slug           string    `bun:"slug"`
 	Name           string    `bun:"name"`
 	IDPProvisioned bool      `bun:"idp_provisioned"`
+	ExternalID     *string   `bun:"external_id"` // SCIM externalId
 	CreatedAt      time.Time `bun:"created_at,nullzero,default:now()"`
 	UpdatedAt      time.Time `bun:"updated_at,nullzero,default:now()"`
 }

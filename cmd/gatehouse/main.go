@@ -38,7 +38,9 @@ const usage = `usage:
   gatehouse migrate
   gatehouse user create --email EMAIL --name NAME --password PASSWORD [--superuser]
   gatehouse org create --slug SLUG --name NAME --owner EMAIL
-  gatehouse sso configure --org SLUG --provider KIND (--metadata-url U | --metadata-file F | --entity-id E --sso-url U --cert-file F) [--map …] [--activate]`
+  gatehouse sso configure --org SLUG --provider KIND (--metadata-url U | --metadata-file F | --entity-id E --sso-url U --cert-file F) [--map …] [--activate]
+  gatehouse scim enable --org SLUG
+  gatehouse scim token create|revoke --org SLUG [--prefix P]`
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
@@ -67,6 +69,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return orgCommand(ctx, cfg, log, args, stdout)
 	case "sso":
 		return ssoCommand(ctx, cfg, log, args, stdout)
+	case "scim":
+		return scimCommand(ctx, cfg, log, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/handlers"
 	"gatehouse/models"
+	"gatehouse/models/fetch"
 	"gatehouse/views/emails"
 )
 
@@ -21,7 +22,8 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		jobs, err := models.NewJobs(a.db.Pool, a.db.Bun, emails.Renderer{BaseURL: cfg.BaseURL.String()}.Render, sender)
+		jobs, err := models.NewJobs(a.db.Pool, a.db.Bun, emails.Renderer{BaseURL: cfg.BaseURL.String()}.Render, sender,
+			fetch.New(a.cfg.AllowPrivateMetadata))
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -63,7 +64,11 @@ func New(t testing.TB, opts Options) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var logOut io.Writer = io.Discard
+	if os.Getenv("GATEHOUSE_TEST_LOG") != "" { // debug a test with the server's log
+		logOut = os.Stderr
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, nil))
 	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true),
 		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil}}
 	a := &App{Fiber: handlers.NewApp(h), Handler: h, DB: tdb, BaseURL: base}
@@ -72,7 +77,7 @@ func New(t testing.TB, opts Options) *App {
 		if sender == nil {
 			sender = &mail.Outbox{DB: tdb.Bun}
 		}
-		jobs, err := models.NewJobs(tdb.Pool, tdb.Bun, emails.Renderer{BaseURL: base}.Render, sender)
+		jobs, err := models.NewJobs(tdb.Pool, tdb.Bun, emails.Renderer{BaseURL: base}.Render, sender, fetch.New(true))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -172,6 +173,36 @@ func (i *IdP) handler(t testing.TB) http.Handler {
 		}
 		raw := i.Response(tb, samlsp.SP{EntityID: entityID, ACSURL: acs}, u, Options{})
 		i.post(w, acs, raw, relay)
+	})
+	// SP-initiated logout: the IdP ends its session and answers the SP's SLS with a
+	// (deflated, unsigned) success LogoutResponse.
+	mux.HandleFunc("GET /slo", func(w http.ResponseWriter, r *http.Request) {
+		compressed, err := base64.StdEncoding.DecodeString(r.URL.Query().Get("SAMLRequest"))
+		if err != nil {
+			http.Error(w, "SAMLRequest is not base64", http.StatusBadRequest)
+			return
+		}
+		raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(compressed)), 1<<20))
+		if err != nil {
+			http.Error(w, "SAMLRequest does not inflate", http.StatusBadRequest)
+			return
+		}
+		var lr struct {
+			ID     string `xml:"ID,attr"`
+			Issuer string `xml:"Issuer"`
+		}
+		if err := xml.Unmarshal(raw, &lr); err != nil || !strings.Contains(lr.Issuer, "/saml/metadata/") {
+			http.Error(w, "not a LogoutRequest", http.StatusBadRequest)
+			return
+		}
+		sls := strings.Replace(lr.Issuer, "/saml/metadata/", "/saml/sls/", 1)
+		resp := `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="id-lr" Version="2.0" InResponseTo="` + lr.ID +
+			`"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`
+		var buf bytes.Buffer
+		fw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
+		_, _ = fw.Write([]byte(resp))
+		_ = fw.Close()
+		http.Redirect(w, r, sls+"?SAMLResponse="+url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes())), http.StatusSeeOther)
 	})
 	return mux
 }

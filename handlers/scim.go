@@ -1,0 +1,359 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/models"
+	"gatehouse/models/scim"
+)
+
+// SCIM 2.0 (SPEC §5) under /api/0/organizations/{slug or id}/scim/v2. Every answer is
+// application/scim+json; every error is a SCIM error, written in one place (scimFail).
+
+const (
+	localSCIMToken = "scim_token"
+	scimMIME       = "application/scim+json"
+	// scimRateLimit requests per minute and token (429 with Retry-After beyond).
+	scimRateLimit = 1200
+)
+
+func scimOrg(c *fiber.Ctx) *models.Organization {
+	org, _ := c.Locals(localOrg).(*models.Organization)
+	return org
+}
+
+func scimActor(c *fiber.Ctx) models.Actor {
+	tok, _ := c.Locals(localSCIMToken).(*models.SCIMToken)
+	return models.Actor{Label: "SCIM token " + tok.Prefix + "…", IP: c.IP()}
+}
+
+// scimJSON writes v with status as application/scim+json.
+func scimJSON(c *fiber.Ctx, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, scimMIME)
+	return c.Send(b)
+}
+
+// scimFail turns any error into a SCIM error response; unexpected ones are logged and
+// answered 500 without detail.
+func (h *Handler) scimFail(c *fiber.Ctx, err error) error {
+	var se *scim.Error
+	switch {
+	case errors.As(err, &se):
+	case errors.Is(err, models.ErrNotFound):
+		se = scim.Errorf(http.StatusNotFound, "", "Resource not found")
+	case errors.Is(err, models.ErrForbidden):
+		se = scim.Errorf(http.StatusForbidden, "", "%s", err.Error())
+	default:
+		if v, ok := models.AsValidation(err); ok {
+			se = scim.Errorf(http.StatusBadRequest, "invalidValue", "%s", v.Error())
+			break
+		}
+		h.Log.Error("SCIM request failed", "request_id", requestID(c), "route", c.Route().Path, "error", err.Error())
+		se = scim.Errorf(http.StatusInternalServerError, "", "Internal error (request id %s)", requestID(c))
+	}
+	c.Locals("scim_error", se.Detail)
+	return scimJSON(c, se.Status, se)
+}
+
+// scimAuth resolves the org of the URL (slug or numeric id), checks the bearer token
+// against that org only, the SCIM switch and the rate limit, and logs the request.
+func (h *Handler) scimAuth(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	start := time.Now()
+	ref := copyString(c.Params("org"))
+	org, err := models.OrgBySlug(ctx, h.DB.Bun, ref)
+	if errors.Is(err, models.ErrNotFound) {
+		if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+			org, err = models.OrgByID(ctx, h.DB.Bun, id)
+		}
+	}
+	unauthorized := func() error {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="SCIM"`)
+		return h.scimFail(c, scim.Errorf(http.StatusUnauthorized, "", "A valid bearer token for this organization is required"))
+	}
+	if errors.Is(err, models.ErrNotFound) {
+		return unauthorized() // no org enumeration: same answer as a wrong token
+	}
+	if err != nil {
+		return h.scimFail(c, err)
+	}
+	secret, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || strings.TrimSpace(secret) == "" {
+		return unauthorized()
+	}
+	tok, err := models.AuthenticateSCIM(ctx, h.DB.Bun, org.ID, strings.TrimSpace(secret))
+	if errors.Is(err, models.ErrNotFound) {
+		return unauthorized()
+	}
+	if err != nil {
+		return h.scimFail(c, err)
+	}
+	c.Locals(localOrg, org)
+	c.Locals(localSCIMToken, tok)
+	defer func() {
+		errText, _ := c.Locals("scim_error").(string)
+		entry := models.SCIMRequest{OrgID: org.ID, TokenID: &tok.ID, Method: copyString(c.Method()), Path: copyString(c.Path()),
+			Status: c.Response().StatusCode(), DurationMS: int(time.Since(start).Milliseconds()), Error: errText}
+		if err := models.LogSCIMRequest(ctx, h.DB.Bun, entry); err != nil {
+			h.Log.Error("SCIM request log", "request_id", requestID(c), "error", err.Error())
+		}
+	}()
+	p, err := models.ProviderOf(ctx, h.DB.Bun, org.ID)
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return h.scimFail(c, err)
+	}
+	if p == nil || !p.IsSAML() || !p.Active() || !p.SCIMEnabled {
+		return h.scimFail(c, scim.Errorf(http.StatusForbidden, "", "SCIM is not enabled for this organization (it needs an active SAML provider with SCIM enabled)"))
+	}
+	allowed, retry, err := models.Allow(ctx, h.DB.Bun, "scim:token:"+strconv.FormatInt(tok.ID, 10), scimRateLimit, time.Minute)
+	if err != nil {
+		return h.scimFail(c, err)
+	}
+	if !allowed {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
+		return h.scimFail(c, scim.Errorf(http.StatusTooManyRequests, "", "Too many requests: retry after %d seconds", int(retry.Seconds())+1))
+	}
+	if err := c.Next(); err != nil {
+		return h.scimFail(c, err)
+	}
+	return nil
+}
+
+// scimBase is the SCIM base URL of the org in the request (for meta.location).
+func (h *Handler) scimBase(c *fiber.Ctx) string { return h.scimBaseURL(scimOrg(c)) }
+
+func scimPaging(c *fiber.Ctx) (int, int, error) {
+	return scim.ParsePaging(c.Query("startIndex"), c.Query("count"))
+}
+
+// scimBody checks the media type (application/scim+json or application/json).
+func scimBody(c *fiber.Ctx) ([]byte, error) {
+	ct := strings.ToLower(string(c.Request().Header.ContentType()))
+	if ct != "" && !strings.HasPrefix(ct, scimMIME) && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
+		return nil, scim.Errorf(http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
+	}
+	return c.Body(), nil
+}
+
+func (h *Handler) scimServiceProviderConfig(c *fiber.Ctx) error {
+	return scimJSON(c, http.StatusOK, scim.ServiceProviderConfig(h.scimBase(c)))
+}
+
+func (h *Handler) scimResourceTypes(c *fiber.Ctx) error {
+	all := scim.ResourceTypes(h.scimBase(c))
+	name := copyString(c.Params("name"))
+	if name == "" {
+		return scimJSON(c, http.StatusOK, scim.ListResponse{TotalResults: len(all), StartIndex: 1, Resources: toAny(all)})
+	}
+	for _, rt := range all {
+		if strings.EqualFold(fmt.Sprint(rt["id"]), name) || strings.EqualFold(fmt.Sprint(rt["name"]), name) {
+			return scimJSON(c, http.StatusOK, rt)
+		}
+	}
+	return h.scimFail(c, scim.Errorf(http.StatusNotFound, "", "ResourceType %s not found", name))
+}
+
+func (h *Handler) scimSchemas(c *fiber.Ctx) error {
+	all := scim.Schemas(h.scimBase(c))
+	urn, err := url.PathUnescape(copyString(c.Params("urn")))
+	if err != nil {
+		return h.scimFail(c, scim.Errorf(http.StatusBadRequest, "invalidSyntax", "bad schema id"))
+	}
+	if urn == "" {
+		return scimJSON(c, http.StatusOK, scim.ListResponse{TotalResults: len(all), StartIndex: 1, Resources: toAny(all)})
+	}
+	for _, s := range all {
+		if fmt.Sprint(s["id"]) == urn {
+			return scimJSON(c, http.StatusOK, s)
+		}
+	}
+	return h.scimFail(c, scim.Errorf(http.StatusNotFound, "", "Schema %s not found", urn))
+}
+
+func toAny[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func (h *Handler) scimListUsers(c *fiber.Ctx) error {
+	start, count, err := scimPaging(c)
+	if err != nil {
+		return err
+	}
+	list, err := models.ListSCIMUsers(c.UserContext(), h.DB.Bun, scimOrg(c).ID, h.scimBase(c), c.Query("filter"), start, count)
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, scim.ListResponse{TotalResults: list.Total, StartIndex: start, Resources: toAny(list.Resources)})
+}
+
+func (h *Handler) scimGetUser(c *fiber.Ctx) error {
+	u, err := models.GetSCIMUser(c.UserContext(), h.DB.Bun, scimOrg(c).ID, h.scimBase(c), copyString(c.Params("id")))
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, u)
+}
+
+func (h *Handler) scimCreateUser(c *fiber.Ctx) error {
+	body, err := scimBody(c)
+	if err != nil {
+		return err
+	}
+	in, err := scim.ParseUser(body)
+	if err != nil {
+		return err
+	}
+	u, err := models.ProvisionSCIMUser(c.UserContext(), h.DB.Bun, h.Mailer, scimOrg(c).ID, scimActor(c), h.scimBase(c), in)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderLocation, u.Meta.Location)
+	return scimJSON(c, http.StatusCreated, u)
+}
+
+func (h *Handler) scimReplaceUser(c *fiber.Ctx) error {
+	body, err := scimBody(c)
+	if err != nil {
+		return err
+	}
+	in, err := scim.ParseUser(body)
+	if err != nil {
+		return err
+	}
+	u, err := models.ReplaceSCIMUser(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), in)
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, u)
+}
+
+func (h *Handler) scimPatchUser(c *fiber.Ctx) error {
+	body, err := scimBody(c)
+	if err != nil {
+		return err
+	}
+	ops, err := scim.ParsePatch(body)
+	if err != nil {
+		return err
+	}
+	u, err := models.PatchSCIMUser(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), ops)
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, u)
+}
+
+func (h *Handler) scimDeleteUser(c *fiber.Ctx) error {
+	if err := models.DeleteSCIMUser(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), copyString(c.Params("id"))); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// withMembers reads excludedAttributes (members are left out when it names them).
+func withMembers(c *fiber.Ctx) bool {
+	for _, a := range strings.Split(c.Query("excludedAttributes"), ",") {
+		if strings.EqualFold(strings.TrimSpace(a), "members") {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) scimListGroups(c *fiber.Ctx) error {
+	start, count, err := scimPaging(c)
+	if err != nil {
+		return err
+	}
+	list, err := models.ListSCIMGroups(c.UserContext(), h.DB.Bun, scimOrg(c).ID, h.scimBase(c), c.Query("filter"), start, count, withMembers(c))
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, scim.ListResponse{TotalResults: list.Total, StartIndex: start, Resources: toAny(list.Resources)})
+}
+
+func (h *Handler) scimGetGroup(c *fiber.Ctx) error {
+	g, err := models.GetSCIMGroup(c.UserContext(), h.DB.Bun, scimOrg(c).ID, h.scimBase(c), copyString(c.Params("id")), withMembers(c))
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, g)
+}
+
+func (h *Handler) scimCreateGroup(c *fiber.Ctx) error {
+	body, err := scimBody(c)
+	if err != nil {
+		return err
+	}
+	in, err := scim.ParseGroup(body)
+	if err != nil {
+		return err
+	}
+	g, err := models.CreateSCIMGroup(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), h.scimBase(c), in)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderLocation, g.Meta.Location)
+	return scimJSON(c, http.StatusCreated, g)
+}
+
+func (h *Handler) scimReplaceGroup(c *fiber.Ctx) error {
+	body, err := scimBody(c)
+	if err != nil {
+		return err
+	}
+	in, err := scim.ParseGroup(body)
+	if err != nil {
+		return err
+	}
+	g, err := models.ReplaceSCIMGroup(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), in)
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, g)
+}
+
+func (h *Handler) scimPatchGroup(c *fiber.Ctx) error {
+	body, err := scimBody(c)
+	if err != nil {
+		return err
+	}
+	ops, err := scim.ParsePatch(body)
+	if err != nil {
+		return err
+	}
+	change, err := scim.GroupPatch(ops)
+	if err != nil {
+		return err
+	}
+	g, err := models.PatchSCIMGroup(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), change, withMembers(c))
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, http.StatusOK, g)
+}
+
+func (h *Handler) scimDeleteGroup(c *fiber.Ctx) error {
+	if err := models.DeleteSCIMGroup(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), copyString(c.Params("id"))); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}

@@ -1,0 +1,174 @@
+package models
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// MaxActiveSCIMTokens is how many tokens an org may have at once: two, so the IdP can
+// be switched to a new one without downtime.
+const MaxActiveSCIMTokens = 2
+
+// SCIMToken is a bearer token of one org (SPEC §5). Only its hash is stored.
+type SCIMToken struct {
+	bun.BaseModel `bun:"table:scim_tokens"`
+
+	ID          int64      `bun:"id,pk,autoincrement"`
+	OrgID       int64      `bun:"org_id"`
+	TokenHash   string     `bun:"token_hash"`
+	Prefix      string     `bun:"prefix"`
+	CreatedByID *int64     `bun:"created_by_id"`
+	CreatedAt   time.Time  `bun:"created_at,nullzero,default:now()"`
+	LastUsedAt  *time.Time `bun:"last_used_at"`
+	RevokedAt   *time.Time `bun:"revoked_at"`
+}
+
+// scimTokenPrefix marks Gatehouse SCIM tokens (secret scanners can find them).
+const scimTokenPrefix = "ghscim_"
+
+// CreateSCIMToken issues a new token for org and returns it once, in clear. It is
+// refused when the org already has MaxActiveSCIMTokens active tokens.
+func CreateSCIMToken(ctx context.Context, db bun.IDB, orgID int64, actor Actor) (string, *SCIMToken, error) {
+	var secret string
+	var tok *SCIMToken
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
+			return err
+		}
+		n, err := tx.NewSelect().Model((*SCIMToken)(nil)).Where("org_id = ? AND revoked_at IS NULL", orgID).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= MaxActiveSCIMTokens {
+			return Forbidden(fmt.Sprintf("An organization can have %d active SCIM tokens: revoke one first.", MaxActiveSCIMTokens))
+		}
+		raw, _ := newToken()
+		secret = scimTokenPrefix + raw
+		tok = &SCIMToken{OrgID: orgID, TokenHash: HashToken(secret), Prefix: secret[:len(scimTokenPrefix)+6]}
+		if actor.UserID != 0 {
+			tok.CreatedByID = &actor.UserID
+		}
+		if _, err := tx.NewInsert().Model(tok).Returning("*").Exec(ctx); err != nil {
+			return fmt.Errorf("store SCIM token: %w", err)
+		}
+		return audit(ctx, tx, orgID, actor, EventSCIMTokenCreated, tok.Prefix+"…", nil)
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, tok, nil
+}
+
+// RevokeSCIMToken ends a token of org at once.
+func RevokeSCIMToken(ctx context.Context, db bun.IDB, orgID int64, actor Actor, tokenID int64) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		tok := new(SCIMToken)
+		err := tx.NewUpdate().Model(tok).Set("revoked_at = now()").
+			Where("id = ? AND org_id = ? AND revoked_at IS NULL", tokenID, orgID).Returning("*").Scan(ctx)
+		if err != nil {
+			return notFound(err, "SCIM token")
+		}
+		return audit(ctx, tx, orgID, actor, EventSCIMTokenRevoked, tok.Prefix+"…", nil)
+	})
+}
+
+// ListSCIMTokens returns org's active tokens, oldest first.
+func ListSCIMTokens(ctx context.Context, db bun.IDB, orgID int64) ([]SCIMToken, error) {
+	var out []SCIMToken
+	err := db.NewSelect().Model(&out).Where("org_id = ? AND revoked_at IS NULL", orgID).OrderExpr("id").Scan(ctx)
+	return out, err
+}
+
+// AuthenticateSCIM finds the active token for secret in org (the org of the URL):
+// ErrNotFound for an unknown, revoked or other org's token. The stored hash is
+// compared in constant time, and the last use is recorded.
+func AuthenticateSCIM(ctx context.Context, db bun.IDB, orgID int64, secret string) (*SCIMToken, error) {
+	hash := HashToken(secret)
+	tok := new(SCIMToken)
+	if err := db.NewSelect().Model(tok).Where("token_hash = ? AND revoked_at IS NULL", hash).Scan(ctx); err != nil {
+		return nil, notFound(err, "SCIM token")
+	}
+	if subtle.ConstantTimeCompare([]byte(tok.TokenHash), []byte(hash)) != 1 || tok.OrgID != orgID {
+		return nil, fmt.Errorf("SCIM token: %w", ErrNotFound)
+	}
+	if _, err := db.NewUpdate().Model(tok).Set("last_used_at = now()").WherePK().
+		Where("last_used_at IS NULL OR last_used_at < now() - interval '1 minute'").Exec(ctx); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// SetSCIMEnabled turns SCIM on or off for org's provider (SAML only). Turning it off
+// revokes every token.
+func SetSCIMEnabled(ctx context.Context, db bun.IDB, orgID int64, actor Actor, enabled bool) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		p := new(AuthProvider)
+		if err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "auth provider")
+		}
+		return setSCIM(ctx, tx, p, actor, enabled)
+	})
+}
+
+// setSCIM changes p's SCIM switch (p is locked by the caller).
+func setSCIM(ctx context.Context, tx bun.Tx, p *AuthProvider, actor Actor, enabled bool) error {
+	if enabled && (!p.IsSAML() || !p.Active()) {
+		return Invalid("scim_enabled", "SCIM needs an active SAML provider.")
+	}
+	if p.SCIMEnabled == enabled {
+		return nil
+	}
+	if _, err := tx.NewUpdate().Model(p).Set("scim_enabled = ?", enabled).Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	if !enabled {
+		if err := revokeAllSCIMTokens(ctx, tx, p.OrgID); err != nil {
+			return err
+		}
+	}
+	p.SCIMEnabled = enabled
+	return audit(ctx, tx, p.OrgID, actor, EventSCIMChanged, p.DisplayName(), map[string]any{"setting": "scim_enabled", "old": !enabled, "new": enabled})
+}
+
+func revokeAllSCIMTokens(ctx context.Context, tx bun.IDB, orgID int64) error {
+	_, err := tx.NewUpdate().Model((*SCIMToken)(nil)).Set("revoked_at = now()").Where("org_id = ? AND revoked_at IS NULL", orgID).Exec(ctx)
+	return err
+}
+
+// SCIMRequest is one line of the provisioning log.
+type SCIMRequest struct {
+	bun.BaseModel `bun:"table:scim_requests"`
+
+	ID         int64     `bun:"id,pk,autoincrement"`
+	OrgID      int64     `bun:"org_id"`
+	TokenID    *int64    `bun:"token_id"`
+	Method     string    `bun:"method"`
+	Path       string    `bun:"path"`
+	Status     int       `bun:"status"`
+	DurationMS int       `bun:"duration_ms"`
+	Error      string    `bun:"error"`
+	CreatedAt  time.Time `bun:"created_at,nullzero,default:now()"`
+}
+
+// LogSCIMRequest appends to org's provisioning log.
+func LogSCIMRequest(ctx context.Context, db bun.IDB, r SCIMRequest) error {
+	if len(r.Path) > 500 {
+		r.Path = r.Path[:500]
+	}
+	if len(r.Error) > 500 {
+		r.Error = r.Error[:500]
+	}
+	_, err := db.NewInsert().Model(&r).Exec(ctx)
+	return err
+}
+
+// ListSCIMRequests returns org's provisioning log, newest first.
+func ListSCIMRequests(ctx context.Context, db bun.IDB, orgID int64, limit, offset int) ([]SCIMRequest, error) {
+	var out []SCIMRequest
+	err := db.NewSelect().Model(&out).Where("org_id = ?", orgID).OrderExpr("id DESC").Limit(int64(limit)).Offset(int64(offset)).Scan(ctx)
+	return out, err
+}

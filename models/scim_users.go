@@ -1,0 +1,394 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/models/scim"
+)
+
+// SCIM Users are members (SPEC §5): the SCIM id is the member id, userName the email.
+
+// scimMember is a member as SCIM reads it.
+type scimMember struct {
+	ID                int64     `bun:"id"`
+	UserID            *int64    `bun:"user_id"`
+	Email             string    `bun:"email"`
+	UserName          string    `bun:"user_name"`
+	Role              Role      `bun:"role"`
+	Active            bool      `bun:"active"`
+	ExternalID        *string   `bun:"external_id"`
+	GivenName         string    `bun:"given_name"`
+	FamilyName        string    `bun:"family_name"`
+	DisplayName       string    `bun:"display_name"`
+	IDPRoleRestricted bool      `bun:"idp_role_restricted"`
+	CreatedAt         time.Time `bun:"created_at"`
+	UpdatedAt         time.Time `bun:"updated_at"`
+	Groups            []string  `bun:"groups,array"` // "id\x1fname"
+}
+
+const scimMemberColumns = `m.id, m.user_id, coalesce(u.email, m.invite_email) AS email, coalesce(u.name, '') AS user_name,
+	m.role, m.active, m.external_id, m.given_name, m.family_name, m.display_name, m.idp_role_restricted,
+	m.created_at, m.updated_at,
+	ARRAY(SELECT t.id::text || chr(31) || t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
+	      WHERE tm.member_id = m.id ORDER BY t.id) AS groups`
+
+// SCIMUserFilter maps the User attributes that filters may use to SQL (SPEC §5).
+var SCIMUserFilter = scim.FilterSpec{
+	"username":          {SQL: "lower(coalesce(u.email, m.invite_email))", Type: scim.String},
+	"emails.value":      {SQL: "lower(coalesce(u.email, m.invite_email))", Type: scim.String},
+	"emails.type":       {SQL: "'work'", Type: scim.String},
+	"externalid":        {SQL: "m.external_id", Type: scim.String, CaseExact: true},
+	"id":                {SQL: "m.id::text", Type: scim.String, CaseExact: true},
+	"active":            {SQL: "m.active", Type: scim.Bool},
+	"displayname":       {SQL: "lower(coalesce(nullif(m.display_name, ''), u.name, ''))", Type: scim.String},
+	"name.givenname":    {SQL: "lower(m.given_name)", Type: scim.String},
+	"name.familyname":   {SQL: "lower(m.family_name)", Type: scim.String},
+	"meta.created":      {SQL: "m.created_at", Type: scim.DateTime},
+	"meta.lastmodified": {SQL: "m.updated_at", Type: scim.DateTime},
+}
+
+func (r *scimMember) toSCIM(base string) *scim.User {
+	u := &scim.User{ID: strconv.FormatInt(r.ID, 10), UserName: r.Email, DisplayName: r.DisplayName,
+		Name:   scim.Name{GivenName: r.GivenName, FamilyName: r.FamilyName},
+		Emails: []scim.Email{{Value: r.Email, Type: "work", Primary: true}},
+		// A pending member reads as active (SPEC §5); a deactivated one as inactive.
+		Active:  r.Active,
+		OrgRole: string(r.Role),
+		Meta: scim.Meta{ResourceType: "User", Created: r.CreatedAt, LastModified: r.UpdatedAt,
+			Location: base + "/Users/" + strconv.FormatInt(r.ID, 10)},
+	}
+	if u.DisplayName == "" {
+		u.DisplayName = r.UserName
+	}
+	if r.ExternalID != nil {
+		u.ExternalID = *r.ExternalID
+	}
+	if r.GivenName != "" && r.FamilyName != "" {
+		u.Name.Formatted = r.GivenName + " " + r.FamilyName
+	}
+	for _, g := range r.Groups {
+		id, name, _ := strings.Cut(g, "\x1f")
+		u.Groups = append(u.Groups, scim.GroupRef{Value: id, Display: name, Ref: base + "/Groups/" + id})
+	}
+	return u
+}
+
+// SCIMList is a page of resources and the total that match.
+type SCIMList[T any] struct {
+	Total     int
+	Resources []T
+}
+
+// ListSCIMUsers returns org's members matching filter, from startIndex (1-based).
+func ListSCIMUsers(ctx context.Context, db bun.IDB, orgID int64, base, filter string, start, count int) (*SCIMList[*scim.User], error) {
+	where, args, err := scim.TranslateFilter(filter, SCIMUserFilter)
+	if err != nil {
+		return nil, err
+	}
+	cond := "m.org_id = ?"
+	all := append([]any{orgID}, args...)
+	if where != "" {
+		cond += " AND (" + where + ")"
+	}
+	out := &SCIMList[*scim.User]{Resources: []*scim.User{}}
+	if err := db.NewRaw("SELECT count(*) FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE "+cond, all...).Scan(ctx, &out.Total); err != nil {
+		return nil, fmt.Errorf("count SCIM users: %w", err)
+	}
+	if count == 0 {
+		return out, nil
+	}
+	var rows []scimMember
+	q := "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE " + cond + " ORDER BY m.id LIMIT ? OFFSET ?"
+	if err := db.NewRaw(q, append(all, count, start-1)...).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("list SCIM users: %w", err)
+	}
+	for i := range rows {
+		out.Resources = append(out.Resources, rows[i].toSCIM(base))
+	}
+	return out, nil
+}
+
+func getSCIMMember(ctx context.Context, db bun.IDB, orgID int64, id string, lock bool) (*scimMember, error) {
+	memberID, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || memberID <= 0 {
+		return nil, scim.Errorf(http.StatusNotFound, "", "User %s not found", id)
+	}
+	var rows []scimMember
+	q := "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND m.id = ?"
+	if lock {
+		q += " FOR UPDATE OF m"
+	}
+	if err := db.NewRaw(q, orgID, memberID).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("get SCIM user: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, scim.Errorf(http.StatusNotFound, "", "User %s not found", id)
+	}
+	return &rows[0], nil
+}
+
+// GetSCIMUser returns one member of org, or a 404 SCIM error.
+func GetSCIMUser(ctx context.Context, db bun.IDB, orgID int64, base, id string) (*scim.User, error) {
+	r, err := getSCIMMember(ctx, db, orgID, id, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.toSCIM(base), nil
+}
+
+// scimRole checks a role sent by the IdP: owner and unknown roles are refused
+// (400 invalidValue); "" means the org's default role, unlocked.
+func scimRole(in string, fallback Role) (Role, bool, error) {
+	if in == "" {
+		return fallback, false, nil
+	}
+	r, ok := ParseRole(strings.ToLower(strings.TrimSpace(in)))
+	if !ok {
+		return "", false, scim.Errorf(http.StatusBadRequest, "invalidValue", "orgRole %q is not a role (member, admin, manager, billing)", in)
+	}
+	if r == RoleOwner {
+		return "", false, scim.Errorf(http.StatusBadRequest, "invalidValue", "orgRole owner cannot be granted through SCIM")
+	}
+	return r, true, nil
+}
+
+func scimEmail(u *scim.User) (string, error) {
+	email := strings.TrimSpace(u.UserName)
+	if e, ok := validEmail(email); ok {
+		return e, nil
+	}
+	for _, e := range u.Emails {
+		if e.Primary || len(u.Emails) == 1 {
+			if v, ok := validEmail(e.Value); ok {
+				return v, nil
+			}
+		}
+	}
+	return "", scim.Errorf(http.StatusBadRequest, "invalidValue", "userName must be an email address")
+}
+
+// ProvisionSCIMUser creates a pending member for u and emails the invitation in the
+// same transaction (SPEC §5). The same email already in the org (any case, pending or
+// not) is a 409 uniqueness error.
+func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, base string, u *scim.User) (*scim.User, error) {
+	email, err := scimEmail(u)
+	if err != nil {
+		return nil, err
+	}
+	var out *scim.User
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		org, err := getOrg(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		role, locked, err := scimRole(u.OrgRole, org.DefaultRole)
+		if err != nil {
+			return err
+		}
+		exists, err := tx.NewSelect().TableExpr("members AS m").Join("LEFT JOIN users AS u ON u.id = m.user_id").
+			Where("m.org_id = ? AND (lower(u.email) = lower(?) OR lower(m.invite_email) = lower(?))", orgID, email, email).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		if exists {
+			return scim.Errorf(http.StatusConflict, "uniqueness", "User %s already exists in this organization", email)
+		}
+		token, hash := newToken()
+		expires := time.Now().Add(InvitationLifetime)
+		m := &Member{OrgID: orgID, InviteEmail: &email, Role: role, JoinedVia: JoinedSCIM, InviteTokenHash: &hash,
+			InviteExpiresAt: &expires, IDPProvisioned: true, IDPRoleRestricted: locked, Active: u.Active}
+		if _, err := tx.NewInsert().Model(m).Returning("id").Exec(ctx); err != nil {
+			if isUniqueViolation(err, "") {
+				return scim.Errorf(http.StatusConflict, "uniqueness", "User %s already exists in this organization", email)
+			}
+			return fmt.Errorf("insert SCIM member: %w", err)
+		}
+		if err := setSCIMAttributes(ctx, tx, m.ID, u); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, orgID, actor, EventMemberInvited, email, map[string]any{"role": role, "via": "SCIM"}); err != nil {
+			return err
+		}
+		if u.Active {
+			if err := mailer.enqueue(ctx, tx, invitationEmail(org, Actor{Label: org.Name}, email, token)); err != nil {
+				return err
+			}
+		}
+		r, err := getSCIMMember(ctx, tx, orgID, strconv.FormatInt(m.ID, 10), false)
+		if err != nil {
+			return err
+		}
+		out = r.toSCIM(base)
+		return nil
+	})
+	return out, err
+}
+
+func setSCIMAttributes(ctx context.Context, tx bun.Tx, memberID int64, u *scim.User) error {
+	var ext any
+	if u.ExternalID != "" {
+		ext = u.ExternalID
+	}
+	_, err := tx.NewRaw(`UPDATE members SET external_id = ?, given_name = ?, family_name = ?, display_name = ?, updated_at = now() WHERE id = ?`,
+		ext, clip(u.Name.GivenName, 200), clip(u.Name.FamilyName, 200), clip(u.DisplayName, 200), memberID).Exec(ctx)
+	return err
+}
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// ReplaceSCIMUser applies a full User (PUT) to member id of org.
+func ReplaceSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, base, id string, u *scim.User) (*scim.User, error) {
+	return updateSCIMUser(ctx, db, orgID, actor, base, id, func(*scim.User) (*scim.User, error) { return u, nil })
+}
+
+// PatchSCIMUser applies PATCH operations (all or nothing) to member id of org.
+func PatchSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, base, id string, ops []scim.PatchOp) (*scim.User, error) {
+	return updateSCIMUser(ctx, db, orgID, actor, base, id, func(cur *scim.User) (*scim.User, error) {
+		if err := scim.ApplyUserPatch(cur, ops); err != nil {
+			return nil, err
+		}
+		return cur, nil
+	})
+}
+
+// updateSCIMUser loads the member, lets change compute the new resource, and saves
+// the differences in one transaction: names, externalId, email of a pending member,
+// role (locked in the UI once set by the IdP), active (deactivation ends sessions).
+func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, base, id string, change func(*scim.User) (*scim.User, error)) (*scim.User, error) {
+	var out *scim.User
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
+			return err
+		}
+		row, err := getSCIMMember(ctx, tx, orgID, id, true)
+		if err != nil {
+			return err
+		}
+		next, err := change(row.toSCIM(base))
+		if err != nil {
+			return err
+		}
+		if err := setSCIMAttributes(ctx, tx, row.ID, next); err != nil {
+			return err
+		}
+		label := row.Email
+		if row.UserID == nil {
+			email, err := scimEmail(next)
+			if err != nil {
+				return err
+			}
+			if !strings.EqualFold(email, row.Email) {
+				taken, err := tx.NewSelect().TableExpr("members AS m").Join("LEFT JOIN users AS u ON u.id = m.user_id").
+					Where("m.org_id = ? AND m.id <> ? AND (lower(u.email) = lower(?) OR lower(m.invite_email) = lower(?))", orgID, row.ID, email, email).Exists(ctx)
+				if err != nil {
+					return err
+				}
+				if taken {
+					return scim.Errorf(http.StatusConflict, "uniqueness", "User %s already exists in this organization", email)
+				}
+				if _, err := tx.NewRaw("UPDATE members SET invite_email = ? WHERE id = ?", email, row.ID).Exec(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		// A member who joined keeps their account's email: userName changes are not
+		// applied to the global account (another org's IdP must not rename it).
+		if next.OrgRole != "" && !strings.EqualFold(next.OrgRole, string(row.Role)) {
+			role, _, err := scimRole(next.OrgRole, row.Role)
+			if err != nil {
+				return err
+			}
+			if row.Role == RoleOwner {
+				return scim.Errorf(http.StatusForbidden, "", "The role of an owner cannot be changed through SCIM")
+			}
+			if _, err := tx.NewRaw("UPDATE members SET role = ?, idp_role_restricted = true WHERE id = ?", role, row.ID).Exec(ctx); err != nil {
+				return err
+			}
+			if err := audit(ctx, tx, orgID, actor, EventMemberRoleChanged, label, map[string]any{"old": row.Role, "new": role}); err != nil {
+				return err
+			}
+		}
+		if next.Active != row.Active {
+			if err := setMemberActive(ctx, tx, orgID, actor, row, next.Active); err != nil {
+				return err
+			}
+		}
+		r, err := getSCIMMember(ctx, tx, orgID, id, false)
+		if err != nil {
+			return err
+		}
+		out = r.toSCIM(base)
+		return nil
+	})
+	return out, err
+}
+
+// setMemberActive deactivates (access and sessions end at once) or reactivates a member.
+func setMemberActive(ctx context.Context, tx bun.Tx, orgID int64, actor Actor, row *scimMember, active bool) error {
+	if !active && row.Role == RoleOwner {
+		n, err := countOwners(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		if n <= 1 {
+			return scim.Errorf(http.StatusForbidden, "", "The last owner cannot be deactivated")
+		}
+	}
+	if _, err := tx.NewRaw("UPDATE members SET active = ?, updated_at = now() WHERE id = ?", active, row.ID).Exec(ctx); err != nil {
+		return err
+	}
+	event := EventMemberReactivated
+	if !active {
+		event = EventMemberDeactivated
+		if row.UserID != nil {
+			if _, err := RevokeUserSessions(ctx, tx, *row.UserID, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return audit(ctx, tx, orgID, actor, event, row.Email, nil)
+}
+
+// DeleteSCIMUser removes the membership (and its team memberships) and ends the
+// user's sessions; the account remains. The last owner cannot be removed (403).
+func DeleteSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, id string) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
+			return err
+		}
+		row, err := getSCIMMember(ctx, tx, orgID, id, true)
+		if err != nil {
+			return err
+		}
+		m := &Member{ID: row.ID, OrgID: orgID, UserID: row.UserID, Role: row.Role}
+		if row.UserID == nil {
+			m.InviteEmail = &row.Email
+		}
+		if err := removeMember(ctx, tx, orgID, actor, m, EventMemberRemoved); err != nil {
+			if errors.Is(err, ErrForbidden) {
+				return scim.Errorf(http.StatusForbidden, "", "The last owner of the organization cannot be removed")
+			}
+			return err
+		}
+		if row.UserID != nil {
+			if _, err := RevokeUserSessions(ctx, tx, *row.UserID, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
