@@ -123,7 +123,7 @@ func (h *Handler) saveAuthSettings(c *fiber.Ctx) error {
 	}
 	msg := "Settings saved."
 	if revoked > 0 {
-		msg += fmt.Sprintf(" %d session(s) without SSO were signed out.", revoked)
+		msg += fmt.Sprintf(" %d open session(s) of members without SSO were signed out.", revoked)
 	}
 	h.flash(c, msg)
 	return h.redirect(c, "/settings/"+org.Slug+"/auth/")

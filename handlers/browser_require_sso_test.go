@@ -197,7 +197,7 @@ func TestBrowserRequireSSO(t *testing.T) {
 	owner.do("save settings", chromedp.Click(chromedp.CSS(`[data-testid=save-settings]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=flash]`)))
 	owner.wantPath("/settings/acme/auth/")
-	owner.wantText(`[data-testid=flash]`, fmt.Sprintf("Settings saved. %d session(s) without SSO were signed out.", toEnd))
+	owner.wantText(`[data-testid=flash]`, fmt.Sprintf("Settings saved. %d open session(s) of members without SSO were signed out.", toEnd))
 	if !rssoChecked(owner, `[data-testid=require-sso]`) {
 		t.Errorf("Require SSO is off after saving it on")
 	}

@@ -58,7 +58,7 @@ func (h *Handler) orgLoginPage(c *fiber.Ctx) error {
 	}
 	v := pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Next: safeNext(c.Query("next"), "")}
 	if err == nil && p.Active() {
-		v.Available, v.ProviderName = true, p.DisplayName()
+		v.Available, v.ProviderName, v.RequireSSO = true, p.DisplayName(), p.RequireSSO
 		allowFormTo(c, p.Config.SSOURL)
 	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return err
@@ -205,7 +205,9 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		return err
 	}
 	if out.LinkToken != "" {
-		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, "link_required", "An account with this email exists; waiting for its owner to prove it."))
+		// Not a failure: the sign-in waits for the account's owner (logged as success
+		// "linked" when they prove it).
+		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, "link_required", "An account with this email exists; waiting for its owner to prove it (password or emailed link)."))
 		c.Cookie(&fiber.Cookie{Name: linkCookie, Value: out.LinkBrowser, Path: "/auth/link/", HTTPOnly: true,
 			Secure: h.Config.Secure(), SameSite: fiber.CookieSameSiteLaxMode, MaxAge: int(models.PendingLinkLifetime.Seconds())})
 		return c.Redirect("/auth/link/"+out.LinkToken+"/", http.StatusSeeOther)

@@ -278,6 +278,10 @@ func TestSAMLLinkExistingAccount(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM auth_identities WHERE idp_user_id = 'fay-1'`); n != 1 {
 		t.Fatal("fay not linked")
 	}
+	// Recent sign-ins tell the story: waiting for proof, then linked.
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE outcome = 'success' AND reason = 'linked'`); n != 2 {
+		t.Fatalf("linked sign-ins logged: %d", n)
+	}
 }
 
 func TestSAMLMappingErrorsShowSentryMessages(t *testing.T) {

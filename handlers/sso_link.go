@@ -78,6 +78,10 @@ func (h *Handler) finishLink(c *fiber.Ctx, token string, proof models.LinkProof)
 	if err := h.signInSSO(c, u, org.ID, nameID); err != nil {
 		return err
 	}
+	if err := models.RecordSSOAttempt(c.UserContext(), h.DB.Bun, models.SSOAttempt{OrgID: org.ID, Outcome: "success", Reason: "linked",
+		Hint: "The account's owner proved it and the identity is now linked.", Email: u.Email, UserID: &u.ID, IP: c.IP()}); err != nil {
+		return err
+	}
 	h.flash(c, "Your account is linked to "+org.Name+" single sign-on.")
 	return h.redirect(c, safeNext(next, "/organizations/"+org.Slug+"/"))
 }

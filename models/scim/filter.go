@@ -198,13 +198,13 @@ func (t *translator) compare(e *filter.AttributeExpression, prefix string) (stri
 		}
 		arg = b
 	case DateTime:
+		if sqlOp == "LIKE" {
+			return "", badRequest(InvalidFilter, "%s does not take %s", name, op)
+		}
 		s, ok := filterText(e.CompareValue)
 		tm, err := time.Parse(time.RFC3339Nano, s)
 		if !ok || err != nil {
 			return "", badRequest(InvalidFilter, "%s takes an RFC 3339 date-time", name)
-		}
-		if sqlOp == "LIKE" {
-			return "", badRequest(InvalidFilter, "%s does not take %s", name, op)
 		}
 		arg = tm.UTC()
 	default:
