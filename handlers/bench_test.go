@@ -3,12 +3,14 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"testing"
 	"time"
 
 	"gatehouse/handlers/testapp"
+	"gatehouse/models"
 	"gatehouse/models/samlsp"
 	"gatehouse/models/samlsp/samltest"
 )
@@ -99,4 +101,49 @@ func newBenchSSO(b *testing.B) *ssoEnv {
 		b.Fatal(err)
 	}
 	return &ssoEnv{a: a, owner: c, idp: idp, sp: samlsp.NewSP(a.BaseURL, "acme")}
+}
+
+// BenchmarkSCIMFilter100k is Entra's lookup (userName eq …) and a page of Users in an
+// org of 100,000 members. Run: go test ./handlers -run '^$' -bench SCIM -benchtime 50x
+func BenchmarkSCIMFilter100k(b *testing.B) {
+	e := newBenchSSO(b)
+	ctx := context.Background()
+	if _, err := e.a.DB.Bun.NewRaw("UPDATE auth_providers SET scim_enabled = true").Exec(ctx); err != nil {
+		b.Fatal(err)
+	}
+	token, _, err := models.CreateSCIMToken(ctx, e.a.DB.Bun, 1, models.System("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.a.DB.Bun.NewRaw(`
+		WITH u AS (INSERT INTO users (email, name) SELECT 'member' || i || '@example.com', 'Member ' || i FROM generate_series(1, 100000) i RETURNING id)
+		INSERT INTO members (org_id, user_id, role, joined_via) SELECT 1, id, 'member', 'scim' FROM u`).Exec(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.a.DB.Bun.ExecContext(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	base := "/api/0/organizations/acme/scim/v2"
+	for _, bc := range []struct{ name, path string }{
+		{"userName-eq", base + "/Users?filter=" + url.QueryEscape(`userName eq "Member77777@example.com"`)},
+		{"externalId-eq", base + "/Users?filter=" + url.QueryEscape(`externalId eq "nope"`)},
+		{"first-page", base + "/Users?startIndex=1&count=100"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			durations := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest(http.MethodGet, bc.path, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				res, err := e.a.Fiber.Test(req, -1)
+				durations = append(durations, time.Since(t0))
+				if err != nil || res.StatusCode != 200 {
+					b.Fatalf("%v %v", err, res.StatusCode)
+				}
+				res.Body.Close()
+			}
+			sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
+			b.ReportMetric(float64(durations[len(durations)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
 }

@@ -28,6 +28,7 @@ type Member struct {
 	OrgID             int64      `bun:"org_id"`
 	UserID            *int64     `bun:"user_id"`
 	InviteEmail       *string    `bun:"invite_email"`
+	Email             string     `bun:"email,nullzero"` // set by a trigger (the user's, or the invited address)
 	Role              Role       `bun:"role"`
 	JoinedVia         string     `bun:"joined_via"`
 	InviteTokenHash   *string    `bun:"invite_token_hash"`

@@ -42,8 +42,8 @@ const scimMemberColumns = `m.id, m.user_id, coalesce(u.email, m.invite_email) AS
 
 // SCIMUserFilter maps the User attributes that filters may use to SQL (SPEC §5).
 var SCIMUserFilter = scim.FilterSpec{
-	"username":          {SQL: "lower(coalesce(u.email, m.invite_email))", Type: scim.String},
-	"emails.value":      {SQL: "lower(coalesce(u.email, m.invite_email))", Type: scim.String},
+	"username":          {SQL: "lower(m.email)", Type: scim.String}, // indexed (org_id, lower(email))
+	"emails.value":      {SQL: "lower(m.email)", Type: scim.String},
 	"emails.type":       {SQL: "'work'", Type: scim.String},
 	"externalid":        {SQL: "m.external_id", Type: scim.String, CaseExact: true},
 	"id":                {SQL: "m.id::text", Type: scim.String, CaseExact: true},
