@@ -34,11 +34,11 @@ type PendingLink struct {
 	UsedAt         *time.Time     `bun:"used_at"`
 }
 
-func createPendingLink(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, u *User, a *samlsp.Assertion, id samlsp.Identity, next string) (token, browser string, err error) {
+func createPendingLink(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, u *User, id SSOIdentity, next string) (token, browser string, err error) {
 	token, tokenHash := newToken()
 	browser, browserHash := newToken()
 	l := &PendingLink{TokenHash: tokenHash, BrowserHash: browserHash, OrgID: org.ID, ProviderID: p.ID, UserID: u.ID,
-		IDPUserID: id.ID, NameID: a.NameID, Email: id.Email, Attributes: identityAttributes(a), NextPath: next,
+		IDPUserID: id.ID, NameID: id.NameID, Email: id.Email, Attributes: identityAttributes(id.Attributes), NextPath: next,
 		ExpiresAt: time.Now().Add(PendingLinkLifetime)}
 	if _, err := tx.NewInsert().Model(l).Exec(ctx); err != nil {
 		return "", "", fmt.Errorf("store pending link: %w", err)
@@ -149,15 +149,15 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 		if err := tx.NewSelect().Model(p).Where("id = ? AND org_id = ?", l.ProviderID, l.OrgID).Scan(ctx); err != nil {
 			return notFound(err, "auth provider")
 		}
-		a := &samlsp.Assertion{NameID: l.NameID, Attributes: map[string][]string{}}
+		id := SSOIdentity{Identity: samlsp.Identity{ID: l.IDPUserID, Email: l.Email}, NameID: l.NameID, Attributes: map[string][]string{}}
 		for k, v := range l.Attributes {
 			if vs, ok := v.([]any); ok {
 				for _, s := range vs {
-					a.Attributes[k] = append(a.Attributes[k], fmt.Sprint(s))
+					id.Attributes[k] = append(id.Attributes[k], fmt.Sprint(s))
 				}
 			}
 		}
-		if err := linkIdentity(ctx, tx, p, u.ID, a, samlsp.Identity{ID: l.IDPUserID, Email: l.Email}); err != nil {
+		if err := linkIdentity(ctx, tx, p, u.ID, id); err != nil {
 			return err
 		}
 		if err := ensureMembership(ctx, tx, org, u, ip); err != nil {

@@ -101,6 +101,27 @@ type SSOOutcome struct {
 	LinkBrowser string
 }
 
+// SSOIdentity is who an IdP says signs in: the mapped identity plus what is kept
+// with the link (the SAML NameID, for single logout, and the attributes last seen).
+type SSOIdentity struct {
+	samlsp.Identity
+	NameID     string
+	Attributes map[string][]string
+}
+
+// SSOStart is the request a sign-in answers: its purpose and, for activation and
+// tests, the user who started it. A nil *SSOStart is an unsolicited (IdP-initiated)
+// sign-in.
+type SSOStart struct {
+	Purpose string
+	UserID  *int64
+}
+
+// SAMLIdentity is the identity of a validated assertion.
+func SAMLIdentity(a *samlsp.Assertion, id samlsp.Identity) SSOIdentity {
+	return SSOIdentity{Identity: id, NameID: a.NameID, Attributes: a.Attributes}
+}
+
 // CompleteSAMLSignIn turns a validated assertion into a signed-in user, in one
 // transaction with the replay cache: a second use of an assertion is refused, also
 // when two arrive at once (SPEC §3.5, SECURITY.md §7).
@@ -120,14 +141,11 @@ func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, mailer *Mailer, org *Or
 		if n, _ := res.RowsAffected(); n == 0 {
 			return &SSOError{Reason: ReasonReplay, Hint: "This assertion was already used: each response is accepted once."}
 		}
-		if req != nil && req.Purpose == PurposeActivate {
-			out, err = activateProvider(ctx, tx, mailer, org, p, req, a, id, ip)
-			return err
+		var start *SSOStart
+		if req != nil {
+			start = &SSOStart{Purpose: req.Purpose, UserID: req.UserID}
 		}
-		if !p.Active() {
-			return &SSOError{Reason: ReasonNoProvider, Message: samlsp.MsgNoSSO, Hint: "The provider is not active yet: the owner must finish setup."}
-		}
-		out, err = signInIdentity(ctx, tx, org, p, a, id, next, ip)
+		out, err = completeSSO(ctx, tx, mailer, org, p, start, SAMLIdentity(a, id), next, ip)
 		return err
 	})
 	if err != nil {
@@ -136,9 +154,31 @@ func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, mailer *Mailer, org *Or
 	return out, nil
 }
 
-func identityAttributes(a *samlsp.Assertion) map[string]any {
+// CompleteSSO is CompleteSAMLSignIn's second half for providers without assertions
+// (Google, GitHub): the identity is linked, provisioned or signed in the same way.
+func CompleteSSO(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
+	var out *SSOOutcome
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		out, err = completeSSO(ctx, tx, mailer, org, p, start, id, next, ip)
+		return err
+	})
+	return out, err
+}
+
+func completeSSO(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
+	if start != nil && start.Purpose == PurposeActivate {
+		return activateProvider(ctx, tx, mailer, org, p, start.UserID, id, ip)
+	}
+	if !p.Active() {
+		return nil, &SSOError{Reason: ReasonNoProvider, Message: samlsp.MsgNoSSO, Hint: "The provider is not active yet: the owner must finish setup."}
+	}
+	return signInIdentity(ctx, tx, org, p, id, next, ip)
+}
+
+func identityAttributes(attrs map[string][]string) map[string]any {
 	out := map[string]any{}
-	for k, v := range a.Attributes {
+	for k, v := range attrs {
 		out[k] = v
 	}
 	return out
@@ -146,10 +186,10 @@ func identityAttributes(a *samlsp.Assertion) map[string]any {
 
 // linkIdentity records that user is id at p. A link of this IdP user to another
 // account, or of this account to another IdP user, is refused.
-func linkIdentity(ctx context.Context, tx bun.Tx, p *AuthProvider, userID int64, a *samlsp.Assertion, id samlsp.Identity) error {
+func linkIdentity(ctx context.Context, tx bun.Tx, p *AuthProvider, userID int64, id SSOIdentity) error {
 	res, err := tx.NewRaw(`INSERT INTO auth_identities (provider_id, org_id, user_id, idp_user_id, name_id, attributes)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		p.ID, p.OrgID, userID, id.ID, a.NameID, identityAttributes(a)).Exec(ctx)
+		p.ID, p.OrgID, userID, id.ID, id.NameID, identityAttributes(id.Attributes)).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("link identity: %w", err)
 	}
@@ -201,7 +241,7 @@ func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User
 	return audit(ctx, tx, org.ID, System("SSO just-in-time"), EventMemberJoined, u.Email, map[string]any{"role": jit.Role, "via": "SSO just-in-time"})
 }
 
-func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, a *samlsp.Assertion, id samlsp.Identity, next, ip string) (*SSOOutcome, error) {
+func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
 	var userID int64
 	err := tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
 	if err == nil {
@@ -213,7 +253,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 			return nil, &SSOError{Reason: ReasonDeactivated, Message: samlsp.MsgInvalidIdentity, Hint: "The linked account is disabled."}
 		}
 		if _, err := tx.NewRaw(`UPDATE auth_identities SET last_verified_at = now(), name_id = ?, attributes = ?
-			WHERE provider_id = ? AND idp_user_id = ?`, a.NameID, identityAttributes(a), p.ID, id.ID).Exec(ctx); err != nil {
+			WHERE provider_id = ? AND idp_user_id = ?`, id.NameID, identityAttributes(id.Attributes), p.ID, id.ID).Exec(ctx); err != nil {
 			return nil, err
 		}
 		if err := ensureMembership(ctx, tx, org, u, ip); err != nil {
@@ -226,7 +266,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	existing, err := UserByEmail(ctx, tx, id.Email)
 	if err == nil {
 		// Never linked on the email alone: the account's owner proves it first.
-		token, browser, err := createPendingLink(ctx, tx, org, p, existing, a, id, next)
+		token, browser, err := createPendingLink(ctx, tx, org, p, existing, id, next)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +281,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	if _, err := tx.NewInsert().Model(u).Returning("*").Exec(ctx); err != nil {
 		return nil, fmt.Errorf("just-in-time user: %w", err)
 	}
-	if err := linkIdentity(ctx, tx, p, u.ID, a, id); err != nil {
+	if err := linkIdentity(ctx, tx, p, u.ID, id); err != nil {
 		return nil, err
 	}
 	if err := ensureMembership(ctx, tx, org, u, ip); err != nil {
@@ -253,19 +293,19 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 // activateProvider completes the owner's setup round trip: it links the owner who
 // started it, makes the provider active and emails the other members a link
 // reminder (SPEC §3.4).
-func activateProvider(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, ip string) (*SSOOutcome, error) {
-	if req.UserID == nil {
+func activateProvider(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, p *AuthProvider, starter *int64, id SSOIdentity, ip string) (*SSOOutcome, error) {
+	if starter == nil {
 		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: "The activation request has no owner."}
 	}
-	m, err := MembershipOf(ctx, tx, org.ID, *req.UserID)
+	m, err := MembershipOf(ctx, tx, org.ID, *starter)
 	if err != nil || !m.Role.CanManageMembers() {
 		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: "Only an owner or manager can activate SSO."}
 	}
-	u, err := GetUser(ctx, tx, *req.UserID)
+	u, err := GetUser(ctx, tx, *starter)
 	if err != nil {
 		return nil, err
 	}
-	if err := linkIdentity(ctx, tx, p, u.ID, a, id); err != nil {
+	if err := linkIdentity(ctx, tx, p, u.ID, id); err != nil {
 		return nil, err
 	}
 	if _, err := tx.NewUpdate().Model(m).Set("sso_linked = true").Set("sso_invalid = false").WherePK().Exec(ctx); err != nil {

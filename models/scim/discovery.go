@@ -21,7 +21,7 @@ func ServiceProviderConfig(baseURL string) map[string]any {
 		"authenticationSchemes": []map[string]any{{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",
-			"description": "The organization's SCIM token, sent as Authorization: Bearer <token>",
+			"description": "The organization's SCIM token, sent in the Authorization header as Bearer followed by the token",
 			"specUri":     "https://www.rfc-editor.org/rfc/rfc6750",
 			"primary":     true,
 		}},

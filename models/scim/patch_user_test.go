@@ -235,3 +235,97 @@ func TestApplyUserPatch(t *testing.T) {
 		})
 	}
 }
+
+// TestEmailFilters pins how emails[filter] paths match: each row removes the emails
+// its filter matches from three and lists the ones left.
+func TestEmailFilters(t *testing.T) {
+	three := []Email{
+		{Value: "ada@example.com", Type: "work", Primary: true},
+		{Value: "ada@home.example", Type: "home"},
+		{Value: "ADA@other.example", Type: "other"},
+	}
+	tests := []struct {
+		name   string
+		filter string
+		left   []string
+		err    *Error
+	}{
+		{name: "eq without case", filter: `type eq "HOME"`, left: []string{"ada@example.com", "ADA@other.example"}},
+		{name: "ne", filter: `type ne "work"`, left: []string{"ada@example.com"}},
+		{name: "co", filter: `value co "OTHER"`, left: []string{"ada@example.com", "ada@home.example"}},
+		{name: "sw", filter: `value sw "ada@h"`, left: []string{"ada@example.com", "ADA@other.example"}},
+		{name: "ew", filter: `value ew ".example"`, left: []string{"ada@example.com"}},
+		{name: "gt and le", filter: `type gt "home" and type le "other"`, left: []string{"ada@example.com", "ada@home.example"}},
+		{name: "ge, lt", filter: `type ge "work" or type lt "home"`, left: []string{"ada@home.example", "ADA@other.example"}},
+		{name: "pr", filter: `type pr`, left: nil},
+		{name: "display is never set", filter: `display pr`, left: []string{"ada@example.com", "ada@home.example", "ADA@other.example"}},
+		{name: "primary eq true", filter: `primary eq true`, left: []string{"ada@home.example", "ADA@other.example"}},
+		{name: "primary ne true", filter: `primary ne true`, left: []string{"ada@example.com"}},
+		{name: "primary as a string", filter: `primary eq "False"`, left: []string{"ada@example.com"}},
+		{name: "primary pr", filter: `primary pr`, left: nil},
+		{name: "not", filter: `not (type eq "work")`, left: []string{"ada@example.com"}},
+		{name: "or", filter: `type eq "work" or type eq "other"`, left: []string{"ada@home.example"}},
+		{name: "number compared as text", filter: `value eq 5`, left: []string{"ada@example.com", "ada@home.example", "ADA@other.example"}},
+		{name: "primary gt", filter: `primary gt true`, err: bad(InvalidPath, `Operation 1: Unsupported email filter [primary gt true]`)},
+		{name: "value compared with a boolean", filter: `value eq true`, err: bad(InvalidPath, "Operation 1: Email filters compare with strings")},
+		{name: "sub-attribute in the filter", filter: `value.x eq "a"`, err: bad(InvalidPath, `Operation 1: Unsupported email filter [value.x eq "a"]`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := ada()
+			u.Emails = append([]Email(nil), three...)
+			ops := []PatchOp{{Op: "remove", Path: "emails[" + tt.filter + "]"}}
+			err := ApplyUserPatch(&u, ops)
+			checkErr(t, err, tt.err)
+			var left []string
+			for _, e := range u.Emails {
+				left = append(left, e.Value)
+			}
+			if tt.err != nil {
+				tt.left = []string{"ada@example.com", "ada@home.example", "ADA@other.example"}
+			}
+			deepEqual(t, "emails left", left, tt.left)
+		})
+	}
+}
+
+// TestEmailFromFilter pins which email a replace on a filter matching nothing adds.
+func TestEmailFromFilter(t *testing.T) {
+	tests := []struct {
+		name   string
+		before []Email
+		path   string
+		want   []Email
+		err    *Error
+	}{
+		{name: "type and primary", path: `emails[type eq "Work" and primary eq true].value`,
+			want: []Email{{Value: "new@example.com", Type: "work", Primary: true}}},
+		{name: "the first email is primary", path: `emails[type eq "home"].value`,
+			want: []Email{{Value: "new@example.com", Type: "home", Primary: true}}},
+		{name: "next to another email it is not", before: []Email{{Value: "a@example.com", Type: "work", Primary: true}},
+			path: `emails[type eq "home"].value`,
+			want: []Email{{Value: "a@example.com", Type: "work", Primary: true}, {Value: "new@example.com", Type: "home"}}},
+		{name: "value in the filter, type set", path: `emails[value eq "x@example.com"].type`,
+			want: []Email{{Value: "x@example.com", Type: "new@example.com", Primary: true}}},
+		{name: "or describes no email", path: `emails[type eq "work" or type eq "home"].value`,
+			err: bad(NoTarget, `Operation 1: No email matches [type eq "work" or type eq "home"]`)},
+		{name: "not describes no email", path: `emails[not (type eq "work")].value`,
+			err: bad(NoTarget, `Operation 1: No email matches [not(type eq "work")]`)},
+		{name: "ne describes no email", path: `emails[type ne "work"].value`,
+			err: bad(NoTarget, `Operation 1: No email matches [type ne "work"]`)},
+		{name: "display describes no email", path: `emails[display eq "x"].value`,
+			err: bad(NoTarget, `Operation 1: No email matches [display eq "x"]`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := ada()
+			u.Emails = tt.before
+			err := ApplyUserPatch(&u, []PatchOp{{Op: "replace", Path: tt.path, Value: []byte(`"new@example.com"`)}})
+			checkErr(t, err, tt.err)
+			if tt.err != nil {
+				tt.want = tt.before
+			}
+			deepEqual(t, "emails", u.Emails, tt.want)
+		})
+	}
+}
