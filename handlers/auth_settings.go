@@ -46,13 +46,13 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 			v.Choices = append(v.Choices, pages.ProviderChoice{Kind: pr.Kind, Name: pr.Name})
 		}
 		v.Choices = append(v.Choices,
-			pages.ProviderChoice{Kind: "google", Name: "Google Workspace", Disabled: "Not available yet on this instance."},
-			pages.ProviderChoice{Kind: "github", Name: "GitHub", Disabled: "Not available yet on this instance."})
+			pages.ProviderChoice{Kind: models.KindGoogle, Name: "Google Workspace", Disabled: h.oauthUnavailable(models.KindGoogle)},
+			pages.ProviderChoice{Kind: models.KindGitHub, Name: "GitHub", Disabled: h.oauthUnavailable(models.KindGitHub)})
 	case err != nil:
 		return err
 	default:
 		v.Provider = p
-		allowFormTo(c, p.Config.SSOURL)
+		allowFormTo(c, h.providerSignInURL(c, p))
 		idp := p.Config.IdP()
 		certs, err := idp.Certificates()
 		if err != nil {
@@ -184,6 +184,9 @@ func (h *Handler) configureView(c *fiber.Ctx, org *models.Organization, kind str
 
 func (h *Handler) configurePage(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
+	if kind := c.Params("kind"); kind == models.KindGoogle || kind == models.KindGitHub {
+		return h.oauthConfigure(c, org, copyString(kind), false)
+	}
 	v, err := h.configureView(c, org, copyString(c.Params("kind")))
 	if err != nil {
 		return err
@@ -197,6 +200,9 @@ func (h *Handler) configure(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	org, _ := currentOrg(c)
 	kind := copyString(c.Params("kind"))
+	if kind == models.KindGoogle || kind == models.KindGitHub {
+		return h.oauthConfigure(c, org, kind, true)
+	}
 	v, err := h.configureView(c, org, kind)
 	if err != nil {
 		return err
@@ -241,12 +247,10 @@ func (h *Handler) startOwnerSSO(c *fiber.Ctx, purpose string) error {
 	if err != nil {
 		return err
 	}
-	redirect, err := models.StartSAML(c.UserContext(), h.DB.Bun, models.SAMLSettings(h.baseURL(), org, p), org.ID,
-		purpose, currentUser(c).ID, "")
-	if err != nil {
-		return err
+	if purpose == models.PurposeTest && !p.IsSAML() {
+		return fiber.ErrNotFound
 	}
-	return h.redirectExternal(c, redirect)
+	return h.startSSO(c, org, p, purpose, currentUser(c).ID, "")
 }
 
 // scimBaseURL is the SCIM base URL of org (SPEC §5).
@@ -310,4 +314,42 @@ func (h *Handler) revokeSCIMToken(c *fiber.Ctx) error {
 	}
 	h.flash(c, "Token revoked.")
 	return h.redirect(c, "/settings/"+org.Slug+"/auth/#scim")
+}
+
+// oauthConfigure shows (or, on submit, saves) the Google Workspace or GitHub setup.
+func (h *Handler) oauthConfigure(c *fiber.Ctx, org *models.Organization, kind string, submit bool) error {
+	if reason := h.oauthUnavailable(kind); reason != "" {
+		return fiber.NewError(http.StatusNotFound, reason)
+	}
+	v := pages.OAuthConfigureView{Slug: org.Slug, Kind: kind, Name: (&models.AuthProvider{Kind: kind}).DisplayName(),
+		CallbackURL: h.baseURL() + OAuthCallbackPath}
+	p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID)
+	switch {
+	case err == nil && p.Kind == kind:
+		v.Domains, v.GitHubOrg = strings.Join(p.Config.Domains, "\n"), p.Config.GitHubOrg
+	case err == nil && p.Active():
+		return models.ErrProviderActive
+	case err != nil && !errors.Is(err, models.ErrNotFound):
+		return err
+	}
+	status := http.StatusOK
+	if submit {
+		v.Domains, v.GitHubOrg = c.FormValue("domains"), c.FormValue("github_org")
+		cfg, err := models.ResolveOAuth(models.OAuthSetup{Kind: kind, Domains: v.Domains, GitHubOrg: v.GitHubOrg})
+		if err == nil {
+			_, err = models.SaveOAuthProvider(c.UserContext(), h.DB.Bun, org.ID, actor(c), kind, cfg)
+		}
+		errs, ferr := formErrors(err)
+		if err != nil && ferr != nil {
+			return ferr
+		}
+		if err == nil {
+			h.flash(c, v.Name+" saved.")
+			return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+		}
+		v.Errors, status = errs, http.StatusUnprocessableEntity
+	}
+	pg := h.page(c, "Configure "+v.Name)
+	pg.Section = "auth"
+	return h.render(c, status, pages.OAuthConfigure(pg, v))
 }

@@ -16,6 +16,7 @@ import (
 
 	"gatehouse/models"
 	"gatehouse/models/database"
+	"gatehouse/models/oauth"
 	"gatehouse/views/components"
 	"gatehouse/views/layouts"
 )
@@ -36,7 +37,10 @@ type Handler struct {
 	Sessions *scs.SessionManager
 	Mailer   *models.Mailer
 	Fetcher  models.MetadataGetter
-	Config   Config
+	// Google and GitHub are nil when their client credentials are not configured.
+	Google *oauth.Google
+	GitHub *oauth.GitHub
+	Config Config
 	Log      *slog.Logger
 }
 

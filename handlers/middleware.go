@@ -181,7 +181,7 @@ func (h *Handler) requireUser(c *fiber.Ctx) error {
 	}
 	if slug := c.Params("slug"); slug != "" {
 		if org, err := models.OrgBySlug(c.UserContext(), h.DB.Bun, copyString(slug)); err == nil {
-			if p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID); err == nil && p.Active() && p.IsSAML() {
+			if p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID); err == nil && p.Active() {
 				return h.redirect(c, "/auth/login/"+org.Slug+"/"+nextQuery(next))
 			}
 		}

@@ -93,6 +93,7 @@ func NewApp(h *Handler) *fiber.App {
 	web.Post("/auth/password/reset/:token/", h.reset)
 	web.Get("/auth/login/:slug/", h.orgLoginPage)
 	web.Post("/auth/login/:slug/", h.startOrgLogin)
+	web.Get(OAuthCallbackPath, h.oauthCallback)
 	web.Get("/auth/link/confirm/:token/", h.linkConfirm)
 	web.Get("/auth/link/:token/", h.linkPage)
 	web.Post("/auth/link/:token/", h.link)

@@ -50,16 +50,29 @@ func (h *Handler) samlMetadata(c *fiber.Ctx) error {
 	return c.Send(md)
 }
 
+// ssoOrg loads the org of :slug and its provider of any kind (ErrNotFound without one).
+func (h *Handler) ssoOrg(c *fiber.Ctx) (*models.Organization, *models.AuthProvider, error) {
+	org, err := models.OrgBySlug(c.UserContext(), h.DB.Bun, copyString(c.Params("slug")))
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID)
+	if err != nil {
+		return org, nil, err
+	}
+	return org, p, nil
+}
+
 // orgLoginPage is /auth/login/{slug}/: it starts SP-initiated SSO.
 func (h *Handler) orgLoginPage(c *fiber.Ctx) error {
-	org, p, err := h.samlOrg(c)
+	org, p, err := h.ssoOrg(c)
 	if org == nil {
 		return h.renderOrgLogin(c, http.StatusNotFound, pages.OrgLoginView{OrgName: "your organization", Error: samlsp.MsgNoSSO})
 	}
 	v := pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Next: safeNext(c.Query("next"), "")}
 	if err == nil && p.Active() {
 		v.Available, v.ProviderName, v.RequireSSO = true, p.DisplayName(), p.RequireSSO
-		allowFormTo(c, p.Config.SSOURL)
+		allowFormTo(c, h.providerSignInURL(c, p))
 	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return err
 	}
@@ -71,15 +84,26 @@ func (h *Handler) renderOrgLogin(c *fiber.Ctx, status int, v pages.OrgLoginView)
 }
 
 func (h *Handler) startOrgLogin(c *fiber.Ctx) error {
-	org, p, err := h.samlOrg(c)
+	org, p, err := h.ssoOrg(c)
 	if err != nil || !p.Active() {
 		if org == nil || errors.Is(err, models.ErrNotFound) || (p != nil && !p.Active()) {
 			return h.renderOrgLogin(c, http.StatusNotFound, pages.OrgLoginView{OrgName: orgName(org), Error: samlsp.MsgNoSSO})
 		}
 		return err
 	}
-	next := safeNext(c.FormValue("next"), "")
-	redirect, err := models.StartSAML(c.UserContext(), h.DB.Bun, models.SAMLSettings(h.baseURL(), org, p), org.ID, models.PurposeLogin, 0, next)
+	return h.startSSO(c, org, p, models.PurposeLogin, 0, safeNext(c.FormValue("next"), ""))
+}
+
+// startSSO sends the browser to the org's IdP (SAML AuthnRequest, or an OAuth2/OIDC
+// authorization request with state, PKCE and nonce).
+func (h *Handler) startSSO(c *fiber.Ctx, org *models.Organization, p *models.AuthProvider, purpose string, userID int64, next string) error {
+	var redirect string
+	var err error
+	if p.IsOAuth() {
+		redirect, err = h.startOAuth(c, org, p, purpose, userID, next)
+	} else {
+		redirect, err = models.StartSAML(c.UserContext(), h.DB.Bun, models.SAMLSettings(h.baseURL(), org, p), org.ID, purpose, userID, next)
+	}
 	if err != nil {
 		return err
 	}
@@ -193,6 +217,16 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		next = safeNext(relay, next) // IdPs send the configured default Relay State
 	}
 	out, err := models.CompleteSAMLSignIn(ctx, h.DB.Bun, h.Mailer, org, p, req, a, id, next, c.IP())
+	activating := req != nil && req.Purpose == models.PurposeActivate
+	return h.finishSSO(c, org, p, attempt, out, err, a.NameID, next, activating, fail)
+}
+
+// finishSSO turns the outcome of an SSO sign-in (SAML, Google or GitHub) into the
+// answer: an error on the org login page (Sentry's texts), the link-your-account page,
+// or a new session that completed this org's SSO. fail renders generic refusals.
+func (h *Handler) finishSSO(c *fiber.Ctx, org *models.Organization, p *models.AuthProvider, attempt models.SSOAttempt,
+	out *models.SSOOutcome, err error, nameID, next string, activating bool, fail func(reason, hint string) error) error {
+	ctx := c.UserContext()
 	if ssoErr, ok := models.AsSSOError(err); ok {
 		if ssoErr.Message != "" {
 			_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, ssoErr.Reason, ssoErr.Hint))
@@ -219,10 +253,10 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
 		return err
 	}
-	if err := h.signInSSO(c, out.User, org.ID, a.NameID); err != nil {
+	if err := h.signInSSO(c, out.User, org.ID, nameID); err != nil {
 		return err
 	}
-	if out.Activated || (req != nil && req.Purpose == models.PurposeActivate) {
+	if out.Activated || activating {
 		h.flash(c, p.DisplayName()+" single sign-on is active. Members can now sign in with it.")
 		next = "/settings/" + org.Slug + "/auth/"
 	}

@@ -48,6 +48,9 @@ type ProviderConfig struct {
 	MetadataURL    string         `json:"metadata_url,omitempty"`
 	FetchedAt      *time.Time     `json:"fetched_at,omitempty"`
 	Mapping        samlsp.Mapping `json:"mapping"`
+	// Google Workspace: the allowed domains; GitHub: the organization (SPEC §6).
+	Domains   []string `json:"domains,omitempty"`
+	GitHubOrg string   `json:"github_org,omitempty"`
 	// Metadata refresh (SPEC §3.10, metadata_refresh.go), for URL registrations.
 	RefreshedAt     *time.Time `json:"refreshed_at,omitempty"`      // last successful refresh
 	RefreshError    string     `json:"refresh_error,omitempty"`     // why the last refresh failed ("" when it did not)
@@ -69,6 +72,12 @@ func (p *AuthProvider) IsSAML() bool {
 func (p *AuthProvider) DisplayName() string {
 	if pr, ok := samlsp.PresetOf(p.Kind); ok {
 		return pr.Name
+	}
+	switch p.Kind {
+	case KindGoogle:
+		return "Google Workspace"
+	case KindGitHub:
+		return "GitHub"
 	}
 	return p.Kind
 }
@@ -237,6 +246,10 @@ func SaveSAMLProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor,
 	if _, ok := samlsp.PresetOf(kind); !ok {
 		return nil, Invalid("kind", "Choose one of the listed providers.")
 	}
+	return saveProvider(ctx, db, orgID, actor, kind, cfg)
+}
+
+func saveProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
 	p := new(AuthProvider)
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx)
@@ -250,8 +263,7 @@ func SaveSAMLProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor,
 			if _, err := tx.NewInsert().Model(p).Returning("*").Exec(ctx); err != nil {
 				return fmt.Errorf("insert provider: %w", err)
 			}
-			return audit(ctx, tx, orgID, actor, EventSSOConfigured, p.DisplayName(), map[string]any{
-				"entity_id": cfg.EntityID, "source": cfg.MetadataSource})
+			return audit(ctx, tx, orgID, actor, EventSSOConfigured, p.DisplayName(), map[string]any{"config": configSummary(*cfg)})
 		case err != nil:
 			return err
 		}
@@ -273,6 +285,12 @@ func SaveSAMLProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor,
 }
 
 func configSummary(c ProviderConfig) string {
+	switch {
+	case len(c.Domains) > 0:
+		return "domains=" + strings.Join(c.Domains, ",")
+	case c.GitHubOrg != "":
+		return "github_org=" + c.GitHubOrg
+	}
 	return fmt.Sprintf("entity_id=%s sso_url=%s certs=%d mapping=%s/%s", c.EntityID, c.SSOURL, len(c.Certs), c.Mapping.Identifier, c.Mapping.Email)
 }
 

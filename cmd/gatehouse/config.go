@@ -19,6 +19,9 @@ type config struct {
 	// AllowPrivateMetadata lets metadata URLs reach private and loopback addresses
 	// (on-premises IdPs, tests). Off by default (SECURITY.md).
 	AllowPrivateMetadata bool
+	// OAuth client credentials (SPEC §6); a provider without them is shown disabled.
+	GoogleClientID, GoogleClientSecret, GoogleIssuer string
+	GitHubClientID, GitHubClientSecret, GitHubURL, GitHubAPIURL string
 	LogLevel             slog.Level
 }
 
@@ -66,6 +69,23 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		c.AllowPrivateMetadata = true
 	default:
 		return nil, &configError{"GATEHOUSE_ALLOW_PRIVATE_METADATA", "must be true or false"}
+	}
+	c.GoogleClientID, c.GoogleClientSecret = getenv("GATEHOUSE_GOOGLE_CLIENT_ID"), getenv("GATEHOUSE_GOOGLE_CLIENT_SECRET")
+	c.GitHubClientID, c.GitHubClientSecret = getenv("GATEHOUSE_GITHUB_CLIENT_ID"), getenv("GATEHOUSE_GITHUB_CLIENT_SECRET")
+	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
+		return nil, &configError{"GATEHOUSE_GOOGLE_CLIENT_SECRET", "set both GATEHOUSE_GOOGLE_CLIENT_ID and GATEHOUSE_GOOGLE_CLIENT_SECRET, or neither"}
+	}
+	if (c.GitHubClientID == "") != (c.GitHubClientSecret == "") {
+		return nil, &configError{"GATEHOUSE_GITHUB_CLIENT_SECRET", "set both GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET, or neither"}
+	}
+	// The providers' addresses can be pointed elsewhere (GitHub Enterprise, tests).
+	c.GoogleIssuer = orDefault(getenv("GATEHOUSE_GOOGLE_ISSUER"), "https://accounts.google.com")
+	c.GitHubURL = orDefault(getenv("GATEHOUSE_GITHUB_URL"), "https://github.com")
+	c.GitHubAPIURL = orDefault(getenv("GATEHOUSE_GITHUB_API_URL"), "https://api.github.com")
+	for name, v := range map[string]string{"GATEHOUSE_GOOGLE_ISSUER": c.GoogleIssuer, "GATEHOUSE_GITHUB_URL": c.GitHubURL, "GATEHOUSE_GITHUB_API_URL": c.GitHubAPIURL} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, &configError{name, "must be an absolute http(s) URL"}
+		}
 	}
 	c.MailFrom = orDefault(getenv("GATEHOUSE_MAIL_FROM"), "Gatehouse <gatehouse@"+u.Hostname()+">")
 	switch strings.ToLower(orDefault(getenv("GATEHOUSE_LOG_LEVEL"), "info")) {

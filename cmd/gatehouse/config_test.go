@@ -28,6 +28,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad database URL", env: map[string]string{"DATABASE_URL": "mysql://x"}, wantErr: "DATABASE_URL"},
 		{name: "bad SMTP URL", env: map[string]string{"SMTP_URL": "http://mail"}, wantErr: "SMTP_URL"},
 		{name: "bad log level", env: map[string]string{"GATEHOUSE_LOG_LEVEL": "loud"}, wantErr: "GATEHOUSE_LOG_LEVEL"},
+		{name: "Google id without secret", env: map[string]string{"GATEHOUSE_GOOGLE_CLIENT_ID": "x"}, wantErr: "GATEHOUSE_GOOGLE_CLIENT_SECRET"},
+		{name: "bad GitHub URL", env: map[string]string{"GATEHOUSE_GITHUB_URL": "github.com"}, wantErr: "GATEHOUSE_GITHUB_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

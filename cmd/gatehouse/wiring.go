@@ -12,6 +12,7 @@ import (
 	"gatehouse/models"
 	"gatehouse/models/database"
 	"gatehouse/models/fetch"
+	"gatehouse/models/oauth"
 	"gatehouse/models/mail"
 	"gatehouse/models/pglocal"
 	"gatehouse/models/sessionstore"
@@ -88,6 +89,15 @@ func (a *app) handler() (*handlers.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log, Fetcher: fetch.New(a.cfg.AllowPrivateMetadata),
-		Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == ""}}, nil
+	h := &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log, Fetcher: fetch.New(a.cfg.AllowPrivateMetadata),
+		Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == ""}}
+	callback := a.cfg.BaseURL.String() + handlers.OAuthCallbackPath
+	if a.cfg.GoogleClientID != "" {
+		h.Google = &oauth.Google{ClientID: a.cfg.GoogleClientID, ClientSecret: a.cfg.GoogleClientSecret, RedirectURL: callback, Issuer: a.cfg.GoogleIssuer}
+	}
+	if a.cfg.GitHubClientID != "" {
+		h.GitHub = &oauth.GitHub{ClientID: a.cfg.GitHubClientID, ClientSecret: a.cfg.GitHubClientSecret, RedirectURL: callback,
+			BaseURL: a.cfg.GitHubURL, APIURL: a.cfg.GitHubAPIURL}
+	}
+	return h, nil
 }
