@@ -41,7 +41,7 @@ type Handler struct {
 	Google *oauth.Google
 	GitHub *oauth.GitHub
 	Config Config
-	Log      *slog.Logger
+	Log    *slog.Logger
 }
 
 // HTMX request and response headers.

@@ -135,4 +135,3 @@ func clipText(s string, n int) string {
 	}
 	return s
 }
-

@@ -20,9 +20,9 @@ type config struct {
 	// (on-premises IdPs, tests). Off by default (SECURITY.md).
 	AllowPrivateMetadata bool
 	// OAuth client credentials (SPEC §6); a provider without them is shown disabled.
-	GoogleClientID, GoogleClientSecret, GoogleIssuer string
+	GoogleClientID, GoogleClientSecret, GoogleIssuer            string
 	GitHubClientID, GitHubClientSecret, GitHubURL, GitHubAPIURL string
-	LogLevel             slog.Level
+	LogLevel                                                    slog.Level
 }
 
 type configError struct{ name, msg string }

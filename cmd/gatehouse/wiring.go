@@ -12,8 +12,8 @@ import (
 	"gatehouse/models"
 	"gatehouse/models/database"
 	"gatehouse/models/fetch"
-	"gatehouse/models/oauth"
 	"gatehouse/models/mail"
+	"gatehouse/models/oauth"
 	"gatehouse/models/pglocal"
 	"gatehouse/models/sessionstore"
 )
