@@ -21,6 +21,7 @@ import (
 	"gatehouse/models/dbtest"
 	"gatehouse/models/fetch"
 	"gatehouse/models/mail"
+	"gatehouse/models/oauth"
 	"gatehouse/models/sessionstore"
 	"gatehouse/views/emails"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	BaseURL string
 	// Jobs starts River workers (email delivery).
 	Jobs bool
+	// Google and GitHub enable those providers (their RedirectURL is set here).
+	Google *oauth.Google
+	GitHub *oauth.GitHub
 }
 
 // New builds the app on a fresh database.
@@ -71,6 +75,14 @@ func New(t testing.TB, opts Options) *App {
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
 	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true),
 		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil}}
+	if opts.Google != nil {
+		opts.Google.RedirectURL = base + handlers.OAuthCallbackPath
+		h.Google = opts.Google
+	}
+	if opts.GitHub != nil {
+		opts.GitHub.RedirectURL = base + handlers.OAuthCallbackPath
+		h.GitHub = opts.GitHub
+	}
 	a := &App{Fiber: handlers.NewApp(h), Handler: h, DB: tdb, BaseURL: base}
 	if opts.Jobs {
 		sender := opts.Sender
