@@ -104,10 +104,26 @@ func TestGoogleWorkspaceSignIn(t *testing.T) {
 		{"wrong domain", googleUser("eve@other.com", "other.com"), "The domain for your Google account (other.com) is not allowed"},
 		{"personal account", googleUser("eve@gmail.com", ""), "is not allowed to authenticate"},
 		{"unverified email", oauthtest.GoogleUser{Email: "eve@example.com", HD: "example.com"}, oauth.MsgEmailUnverified},
-		{"expired ID token", func() oauthtest.GoogleUser { u := googleUser("eve@example.com", "example.com"); u.Expired = true; return u }(), oauth.MsgInvalidResponse},
-		{"wrong audience", func() oauthtest.GoogleUser { u := googleUser("eve@example.com", "example.com"); u.Audience = "someone-else"; return u }(), oauth.MsgInvalidResponse},
-		{"bad signature", func() oauthtest.GoogleUser { u := googleUser("eve@example.com", "example.com"); u.BadSignature = true; return u }(), oauth.MsgInvalidResponse},
-		{"nonce mismatch", func() oauthtest.GoogleUser { u := googleUser("eve@example.com", "example.com"); u.Nonce = "forged"; return u }(), oauth.MsgInvalidResponse},
+		{"expired ID token", func() oauthtest.GoogleUser {
+			u := googleUser("eve@example.com", "example.com")
+			u.Expired = true
+			return u
+		}(), oauth.MsgInvalidResponse},
+		{"wrong audience", func() oauthtest.GoogleUser {
+			u := googleUser("eve@example.com", "example.com")
+			u.Audience = "someone-else"
+			return u
+		}(), oauth.MsgInvalidResponse},
+		{"bad signature", func() oauthtest.GoogleUser {
+			u := googleUser("eve@example.com", "example.com")
+			u.BadSignature = true
+			return u
+		}(), oauth.MsgInvalidResponse},
+		{"nonce mismatch", func() oauthtest.GoogleUser {
+			u := googleUser("eve@example.com", "example.com")
+			u.Nonce = "forged"
+			return u
+		}(), oauth.MsgInvalidResponse},
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,7 +202,11 @@ func TestGitHubSignIn(t *testing.T) {
 		want string
 	}{
 		{"not an org member", oauthtest.GitHubUser{ID: 3, Login: "x", Emails: []oauthtest.GitHubEmail{{Email: "x@example.com", Primary: true, Verified: true}}}, oauth.MsgNoOrgAccess},
-		{"pending org member", func() oauthtest.GitHubUser { u := member(4, "pen@example.com"); u.Orgs = map[string]string{"acme-inc": "pending"}; return u }(), oauth.MsgNoOrgAccess},
+		{"pending org member", func() oauthtest.GitHubUser {
+			u := member(4, "pen@example.com")
+			u.Orgs = map[string]string{"acme-inc": "pending"}
+			return u
+		}(), oauth.MsgNoOrgAccess},
 		{"no primary email", member(5, "npe@example.com", oauthtest.GitHubEmail{Email: "npe@example.com", Verified: true}), oauth.MsgNoPrimaryEmail},
 		{"unverified primary", member(6, "unv@example.com", oauthtest.GitHubEmail{Email: "unv@example.com", Primary: true}), oauth.MsgNoVerifiedEmail},
 		{"several verified primaries", member(7, "two@example.com", oauthtest.GitHubEmail{Email: "two@example.com", Primary: true, Verified: true}, oauthtest.GitHubEmail{Email: "two@example.org", Primary: true, Verified: true}), oauth.MsgSeveralEmails},
