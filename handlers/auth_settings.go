@@ -353,3 +353,20 @@ func (h *Handler) oauthConfigure(c *fiber.Ctx, org *models.Organization, kind st
 	pg.Section = "auth"
 	return h.render(c, status, pages.OAuthConfigure(pg, v))
 }
+
+// saveSPKeys turns signed AuthnRequests and required encrypted assertions on or off
+// (SPEC §3.10); the org's SP key pair is made the first time.
+func (h *Handler) saveSPKeys(c *fiber.Ctx) error {
+	org, _ := currentOrg(c)
+	in := models.SPKeyOptions{SignRequests: c.FormValue("sign_requests") != "", RequireEncrypted: c.FormValue("require_encrypted") != ""}
+	err := models.ConfigureSPKeys(c.UserContext(), h.DB.Bun, h.Secrets, org.ID, actor(c), in, h.spValues(org).EntityID)
+	if v, ok := models.AsValidation(err); ok {
+		h.flashError(c, v.Error())
+		return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+	}
+	if err != nil {
+		return err
+	}
+	h.flash(c, "Saved. Give your IdP the updated SP metadata ("+h.spValues(org).EntityID+"): it now carries this organization's certificate.")
+	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+}

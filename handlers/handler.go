@@ -37,6 +37,7 @@ type Handler struct {
 	Sessions *scs.SessionManager
 	Mailer   *models.Mailer
 	Fetcher  models.MetadataGetter
+	Secrets  *models.Keyring // seals the orgs' SP private keys
 	// Google and GitHub are nil when their client credentials are not configured.
 	Google *oauth.Google
 	GitHub *oauth.GitHub

@@ -146,6 +146,7 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Post("/auth/reminders/", manageMembers, h.sendReminders)
 	settings.Post("/auth/reminders/:id/", manageMembers, h.sendReminders)
 	settings.Post("/auth/disable/", manageMembers, h.disableProvider)
+	settings.Post("/auth/sp-keys/", manageMembers, h.saveSPKeys)
 	settings.Post("/auth/scim/tokens/", manageMembers, h.createSCIMToken)
 	settings.Post("/auth/scim/tokens/:id/revoke/", manageMembers, h.revokeSCIMToken)
 

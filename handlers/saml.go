@@ -19,6 +19,11 @@ const linkCookie = "gatehouse_link"
 
 func (h *Handler) baseURL() string { return h.Config.BaseURL.String() }
 
+// samlSettings are the org's SAML settings, with its SP key pair when it has one.
+func (h *Handler) samlSettings(org *models.Organization, p *models.AuthProvider) (samlsp.Settings, error) {
+	return models.WithSPKeys(models.SAMLSettings(h.baseURL(), org, p), p, h.Secrets)
+}
+
 // samlOrg loads the org of :slug and its provider; a missing org or a non-SAML
 // provider is ErrNotFound (the same answer for both, so slugs are not revealed).
 func (h *Handler) samlOrg(c *fiber.Ctx) (*models.Organization, *models.AuthProvider, error) {
@@ -42,7 +47,13 @@ func (h *Handler) samlMetadata(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	md, err := samlsp.Metadata(samlsp.NewSP(h.baseURL(), org.Slug))
+	sp := samlsp.NewSP(h.baseURL(), org.Slug)
+	if p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID); err == nil && p.IsSAML() {
+		if s, err := h.samlSettings(org, p); err == nil {
+			sp = s.SP // with the org's certificate when it has a key pair
+		}
+	}
+	md, err := samlsp.Metadata(sp)
 	if err != nil {
 		return err
 	}
@@ -102,7 +113,11 @@ func (h *Handler) startSSO(c *fiber.Ctx, org *models.Organization, p *models.Aut
 	if p.IsOAuth() {
 		redirect, err = h.startOAuth(c, org, p, purpose, userID, next)
 	} else {
-		redirect, err = models.StartSAML(c.UserContext(), h.DB.Bun, models.SAMLSettings(h.baseURL(), org, p), org.ID, purpose, userID, next)
+		var settings samlsp.Settings
+		if settings, err = h.samlSettings(org, p); err != nil {
+			return err
+		}
+		redirect, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next)
 	}
 	if err != nil {
 		return err
@@ -182,7 +197,10 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	if req == nil && !p.AllowIdPInitiated {
 		return fail(models.ReasonNotAllowed, "an unsolicited response, and this organization does not allow IdP-initiated login")
 	}
-	settings := models.SAMLSettings(h.baseURL(), org, p)
+	settings, err := h.samlSettings(org, p)
+	if err != nil {
+		return err
+	}
 	if req != nil && req.Purpose == models.PurposeTest {
 		// Test Configuration (SPEC §3.8): diagnostics only; no session, no membership.
 		d := samlsp.Diagnose(settings, raw, requestID, p.Config.Mapping)
@@ -321,7 +339,11 @@ func (h *Handler) idpLogoutURL(c *fiber.Ctx) string {
 	if err != nil {
 		return ""
 	}
-	u, err := samlsp.LogoutRequestURL(models.SAMLSettings(h.baseURL(), org, p), nameID, "")
+	settings, err := h.samlSettings(org, p)
+	if err != nil {
+		return ""
+	}
+	u, err := samlsp.LogoutRequestURL(settings, nameID, "")
 	if err != nil {
 		h.Log.Warn("SP-initiated logout request", "request_id", requestID(c), "error", err.Error())
 		return ""
@@ -337,7 +359,10 @@ func (h *Handler) sls(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	settings := models.SAMLSettings(h.baseURL(), org, p)
+	settings, err := h.samlSettings(org, p)
+	if err != nil {
+		return err
+	}
 	var lr *samlsp.LogoutRequest
 	relay := ""
 	if c.Method() == fiber.MethodGet {

@@ -32,6 +32,10 @@ type AuthProvider struct {
 	AllowIdPInitiated   bool           `bun:"allow_idp_initiated"`
 	AllowUnsignedLogout bool           `bun:"allow_unsigned_logout"`
 	SSOSessionHours     int            `bun:"sso_session_hours"`
+	SPKeySealed         string         `bun:"sp_key_sealed"`     // see Keyring
+	SPCert              []byte         `bun:"sp_cert"`           // DER, published in the SP metadata
+	SignRequests        bool           `bun:"sign_requests"`     // sign AuthnRequests (RSA-SHA256)
+	RequireEncrypted    bool           `bun:"require_encrypted"` // refuse plaintext assertions
 	CreatedByID         *int64         `bun:"created_by_id"`
 	ActivatedAt         *time.Time     `bun:"activated_at"`
 	CreatedAt           time.Time      `bun:"created_at,nullzero,default:now()"`

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -19,6 +24,9 @@ type config struct {
 	// AllowPrivateMetadata lets metadata URLs reach private and loopback addresses
 	// (on-premises IdPs, tests). Off by default (SECURITY.md).
 	AllowPrivateMetadata bool
+	// SecretKey seals secrets kept in the database (GATEHOUSE_SECRET_KEY, hex); when
+	// unset it is generated once and kept in the data directory.
+	SecretKey []byte
 	// OAuth client credentials (SPEC §6); a provider without them is shown disabled.
 	GoogleClientID, GoogleClientSecret, GoogleIssuer            string
 	GitHubClientID, GitHubClientSecret, GitHubURL, GitHubAPIURL string
@@ -70,6 +78,13 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	default:
 		return nil, &configError{"GATEHOUSE_ALLOW_PRIVATE_METADATA", "must be true or false"}
 	}
+	if k := getenv("GATEHOUSE_SECRET_KEY"); k != "" {
+		b, err := hex.DecodeString(k)
+		if err != nil || len(b) < 32 {
+			return nil, &configError{"GATEHOUSE_SECRET_KEY", "must be at least 32 bytes, hex-encoded (openssl rand -hex 32)"}
+		}
+		c.SecretKey = b
+	}
 	c.GoogleClientID, c.GoogleClientSecret = getenv("GATEHOUSE_GOOGLE_CLIENT_ID"), getenv("GATEHOUSE_GOOGLE_CLIENT_SECRET")
 	c.GitHubClientID, c.GitHubClientSecret = getenv("GATEHOUSE_GITHUB_CLIENT_ID"), getenv("GATEHOUSE_GITHUB_CLIENT_SECRET")
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
@@ -101,6 +116,35 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		return nil, &configError{"GATEHOUSE_LOG_LEVEL", "must be debug, info, warn or error"}
 	}
 	return c, nil
+}
+
+// secretKey returns the configured key, or the one kept in the data directory
+// (generated the first time).
+func (c *config) secretKey() ([]byte, error) {
+	if c.SecretKey != nil {
+		return c.SecretKey, nil
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("%s is damaged: restore it or set GATEHOUSE_SECRET_KEY", path)
+		}
+		return k, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keep the secret key: %w", err)
+	}
+	return k, nil
 }
 
 func orDefault(v, d string) string {

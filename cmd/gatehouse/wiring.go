@@ -89,8 +89,16 @@ func (a *app) handler() (*handlers.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	secret, err := a.cfg.secretKey()
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_SECRET_KEY: %w", err)
+	}
+	keys, err := models.NewKeyring(secret)
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_SECRET_KEY: %w", err)
+	}
 	h := &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log, Fetcher: fetch.New(a.cfg.AllowPrivateMetadata),
-		Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == ""}}
+		Secrets: keys, Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == ""}}
 	callback := a.cfg.BaseURL.String() + handlers.OAuthCallbackPath
 	if a.cfg.GoogleClientID != "" {
 		h.Google = &oauth.Google{ClientID: a.cfg.GoogleClientID, ClientSecret: a.cfg.GoogleClientSecret, RedirectURL: callback, Issuer: a.cfg.GoogleIssuer}

@@ -4,6 +4,7 @@ package testapp
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net"
@@ -73,7 +74,13 @@ func New(t testing.TB, opts Options) *App {
 		logOut = os.Stderr
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
-	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true),
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	keys, err := models.NewKeyring(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true), Secrets: keys,
 		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil}}
 	if opts.Google != nil {
 		opts.Google.RedirectURL = base + handlers.OAuthCallbackPath

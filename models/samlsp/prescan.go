@@ -178,3 +178,16 @@ func PreScanLogoutRequest(doc []byte) error {
 func PreScanMetadata(doc []byte) error {
 	return scanLimits(doc, func(xml.StartElement, int, xml.Name) error { return nil }, nil)
 }
+
+// encryptedAssertion reports whether a pre-scanned response carries its assertion as
+// an EncryptedAssertion.
+func encryptedAssertion(doc []byte) bool {
+	found := false
+	_ = scanLimits(doc, func(el xml.StartElement, depth int, _ xml.Name) error {
+		if depth == 2 && el.Name.Space == nsAssertion && el.Name.Local == "EncryptedAssertion" {
+			found = true
+		}
+		return nil
+	}, nil)
+	return found
+}

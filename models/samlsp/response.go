@@ -93,6 +93,9 @@ func ValidateResponse(s Settings, raw []byte, requestID string) (a *Assertion, e
 	if err := PreScanResponse(raw); err != nil {
 		return nil, refuse(ReasonMalformed, "%v", err)
 	}
+	if s.RequireEncrypted && !encryptedAssertion(raw) {
+		return nil, refuse(ReasonInvalid, "the assertion is not encrypted, and this organization requires encrypted assertions")
+	}
 	sp, _, err := s.serviceProvider()
 	if err != nil {
 		return nil, refuse(ReasonInternal, "settings: %v", err)

@@ -1,6 +1,7 @@
 package samlsp
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/xml"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // SP is the service provider side of one org: every URL is built from the instance's
@@ -16,6 +18,10 @@ type SP struct {
 	EntityID string // = the metadata URL, with its trailing slash (Entra AADSTS650056)
 	ACSURL   string
 	SLSURL   string
+	// Cert is the org's SP certificate, when it has a key pair (SPEC §3.10): published
+	// for signing and encryption; SignsRequests says AuthnRequests are signed.
+	Cert          *x509.Certificate
+	SignsRequests bool
 }
 
 // NewSP returns the SP URLs of the org with slug under baseURL.
@@ -32,6 +38,10 @@ func NewSP(baseURL, slug string) SP {
 type Settings struct {
 	SP  SP
 	IdP IdP
+	// SPKey is the org's SP private key (signs AuthnRequests, decrypts assertions);
+	// RequireEncrypted refuses plaintext assertions.
+	SPKey            *rsa.PrivateKey
+	RequireEncrypted bool
 }
 
 func mustURL(s string) url.URL {
@@ -72,6 +82,12 @@ func (s Settings) serviceProvider() (*saml.ServiceProvider, []*x509.Certificate,
 		AuthnNameIDFormat: saml.UnspecifiedNameIDFormat,
 		SignatureVerifier: strictVerifier{certs: certs},
 	}
+	if s.SPKey != nil && s.SP.Cert != nil {
+		sp.Key, sp.Certificate = s.SPKey, s.SP.Cert
+		if s.SP.SignsRequests {
+			sp.SignatureMethod = dsig.RSASHA256SignatureMethod
+		}
+	}
 	return sp, certs, nil
 }
 
@@ -89,12 +105,23 @@ func Metadata(sp SP) ([]byte, error) {
 				},
 				NameIDFormats: []saml.NameIDFormat{saml.EmailAddressNameIDFormat, saml.PersistentNameIDFormat, saml.UnspecifiedNameIDFormat},
 			},
-			AuthnRequestsSigned:  boolPtr(false),
+			AuthnRequestsSigned:  boolPtr(sp.SignsRequests),
 			WantAssertionsSigned: boolPtr(true),
 			AssertionConsumerServices: []saml.IndexedEndpoint{
 				{Binding: saml.HTTPPostBinding, Location: sp.ACSURL, Index: 0, IsDefault: boolPtr(true)},
 			},
 		}},
+	}
+	if sp.Cert != nil {
+		kd := func(use string) saml.KeyDescriptor {
+			k := saml.KeyDescriptor{Use: use}
+			k.KeyInfo.X509Data.X509Certificates = []saml.X509Certificate{{Data: encodeB64(sp.Cert.Raw)}}
+			return k
+		}
+		enc := kd("encryption")
+		enc.EncryptionMethods = []saml.EncryptionMethod{{Algorithm: "http://www.w3.org/2009/xmlenc11#aes256-gcm"},
+			{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes256-cbc"}, {Algorithm: "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"}}
+		ed.SPSSODescriptors[0].KeyDescriptors = []saml.KeyDescriptor{kd("signing"), enc}
 	}
 	out, err := xml.MarshalIndent(ed, "", "  ")
 	if err != nil {

@@ -119,6 +119,8 @@ type Options struct {
 	Audience     string    // defaults to the SP entity ID
 	Recipient    string    // defaults to the ACS URL
 	Destination  string    // defaults to the ACS URL
+	// EncryptFor, when set, encrypts the assertion for this SP certificate.
+	EncryptFor *x509.Certificate
 }
 
 // Response returns a signed SAML Response (Response and Assertion both signed) as
@@ -152,6 +154,11 @@ func (i *IdP) ResponseDoc(t testing.TB, sp samlsp.SP, u User, o Options) *etree.
 	spMeta := &saml.EntityDescriptor{EntityID: o.Audience, SPSSODescriptors: []saml.SPSSODescriptor{{
 		AssertionConsumerServices: []saml.IndexedEndpoint{*acs},
 	}}}
+	if o.EncryptFor != nil {
+		kd := saml.KeyDescriptor{Use: "encryption"}
+		kd.KeyInfo.X509Data.X509Certificates = []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(o.EncryptFor.Raw)}}
+		spMeta.SPSSODescriptors[0].KeyDescriptors = []saml.KeyDescriptor{kd}
+	}
 	req := &saml.IdpAuthnRequest{
 		IDP: i.idp, HTTPRequest: httptest.NewRequest("POST", o.Destination, nil),
 		Request:                 saml.AuthnRequest{ID: o.InResponseTo},
