@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,10 +128,47 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
 		return h.scimFail(c, scim.Errorf(http.StatusTooManyRequests, "", "Too many requests: retry after %d seconds", int(retry.Seconds())+1))
 	}
+	if allow := scimAllowedMethods(c.Path()); allow != "" && !strings.Contains(", "+allow+", ", ", "+c.Method()+", ") {
+		// A known endpoint with a method it does not take (POST /ServiceProviderConfig,
+		// PUT /Users …): 405 with Allow (RFC 9110 §15.5.6), not the 404 of unknown paths.
+		c.Set(fiber.HeaderAllow, allow)
+		return h.scimFail(c, scim.Errorf(http.StatusMethodNotAllowed, "", "%s is not allowed here (allowed: %s)", c.Method(), allow))
+	}
 	if err := c.Next(); err != nil {
 		return h.scimFail(c, err)
 	}
 	return nil
+}
+
+// scimAllowedMethods gives the methods of the SCIM endpoint at path (as routes.go
+// declares them, HEAD with GET), or "" when path is no SCIM endpoint. Routing ignores
+// case and a trailing slash, and so does this.
+func scimAllowedMethods(path string) string {
+	// /api/0/organizations/{org}/scim/v2/{resource…}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) < 7 || !strings.EqualFold(segs[4], "scim") || !strings.EqualFold(segs[5], "v2") {
+		return ""
+	}
+	parts := segs[6:]
+	const read = "GET, HEAD"
+	switch strings.ToLower(parts[0]) {
+	case "serviceproviderconfig":
+		if len(parts) == 1 {
+			return read
+		}
+	case "resourcetypes", "schemas":
+		if len(parts) <= 2 {
+			return read
+		}
+	case "users", "groups":
+		switch len(parts) {
+		case 1:
+			return read + ", POST"
+		case 2:
+			return read + ", PUT, PATCH, DELETE"
+		}
+	}
+	return ""
 }
 
 // scimBase is the SCIM base URL of the org in the request (for meta.location).
@@ -140,13 +178,20 @@ func scimPaging(c *fiber.Ctx) (int, int, error) {
 	return scim.ParsePaging(c.Query("startIndex"), c.Query("count"))
 }
 
-// scimBody checks the media type (application/scim+json or application/json).
+// scimBody checks the media type: application/scim+json, application/json, any other
+// JSON type (+json), none at all, or text/plain — what fetch, XHR and test runners such
+// as Runscope send for a body without a declared type; the body must be JSON anyway,
+// and with bearer tokens the type carries no CSRF meaning. Forms, multipart and XML are
+// 415.
 func scimBody(c *fiber.Ctx) ([]byte, error) {
 	ct := strings.ToLower(string(c.Request().Header.ContentType()))
-	if ct != "" && !strings.HasPrefix(ct, scimMIME) && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
-		return nil, scim.Errorf(http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt)
+	switch {
+	case mt == "", mt == scimMIME, mt == fiber.MIMEApplicationJSON, strings.HasSuffix(mt, "+json"), mt == fiber.MIMETextPlain:
+		return c.Body(), nil
 	}
-	return c.Body(), nil
+	return nil, scim.Errorf(http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
 }
 
 func (h *Handler) scimServiceProviderConfig(c *fiber.Ctx) error {
@@ -201,7 +246,7 @@ func (h *Handler) scimListUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, scim.ListResponse{TotalResults: list.Total, StartIndex: start, Resources: toAny(list.Resources)})
+	return scimList(c, list.Total, start, list.Resources)
 }
 
 func (h *Handler) scimGetUser(c *fiber.Ctx) error {
@@ -209,7 +254,7 @@ func (h *Handler) scimGetUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, u)
+	return scimResource(c, http.StatusOK, u)
 }
 
 func (h *Handler) scimCreateUser(c *fiber.Ctx) error {
@@ -226,7 +271,7 @@ func (h *Handler) scimCreateUser(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, u.Meta.Location)
-	return scimJSON(c, http.StatusCreated, u)
+	return scimResource(c, http.StatusCreated, u)
 }
 
 func (h *Handler) scimReplaceUser(c *fiber.Ctx) error {
@@ -242,7 +287,7 @@ func (h *Handler) scimReplaceUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, u)
+	return scimResource(c, http.StatusOK, u)
 }
 
 func (h *Handler) scimPatchUser(c *fiber.Ctx) error {
@@ -258,7 +303,7 @@ func (h *Handler) scimPatchUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, u)
+	return scimResource(c, http.StatusOK, u)
 }
 
 func (h *Handler) scimDeleteUser(c *fiber.Ctx) error {
@@ -268,15 +313,10 @@ func (h *Handler) scimDeleteUser(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
-// withMembers reads excludedAttributes (members are left out when it names them).
-func withMembers(c *fiber.Ctx) bool {
-	for _, a := range strings.Split(c.Query("excludedAttributes"), ",") {
-		if strings.EqualFold(strings.TrimSpace(a), "members") {
-			return false
-		}
-	}
-	return true
-}
+// withMembers reports whether the response carries members (not when
+// excludedAttributes names them or attributes leaves them out): only then are they
+// loaded, which matters for groups of 10,000+ members.
+func withMembers(c *fiber.Ctx) bool { return parseSCIMAttrs(c).wants("members") }
 
 func (h *Handler) scimListGroups(c *fiber.Ctx) error {
 	start, count, err := scimPaging(c)
@@ -287,7 +327,7 @@ func (h *Handler) scimListGroups(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, scim.ListResponse{TotalResults: list.Total, StartIndex: start, Resources: toAny(list.Resources)})
+	return scimList(c, list.Total, start, list.Resources)
 }
 
 func (h *Handler) scimGetGroup(c *fiber.Ctx) error {
@@ -295,7 +335,7 @@ func (h *Handler) scimGetGroup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, g)
+	return scimResource(c, http.StatusOK, g)
 }
 
 func (h *Handler) scimCreateGroup(c *fiber.Ctx) error {
@@ -312,7 +352,7 @@ func (h *Handler) scimCreateGroup(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, g.Meta.Location)
-	return scimJSON(c, http.StatusCreated, g)
+	return scimResource(c, http.StatusCreated, g)
 }
 
 func (h *Handler) scimReplaceGroup(c *fiber.Ctx) error {
@@ -328,7 +368,7 @@ func (h *Handler) scimReplaceGroup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, g)
+	return scimResource(c, http.StatusOK, g)
 }
 
 func (h *Handler) scimPatchGroup(c *fiber.Ctx) error {
@@ -348,7 +388,7 @@ func (h *Handler) scimPatchGroup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return scimJSON(c, http.StatusOK, g)
+	return scimResource(c, http.StatusOK, g)
 }
 
 func (h *Handler) scimDeleteGroup(c *fiber.Ctx) error {
@@ -356,4 +396,207 @@ func (h *Handler) scimDeleteGroup(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
+}
+
+// scimAttrs is a request's attributes or excludedAttributes (RFC 7644 §3.4.2.5, §3.9):
+// which attributes a returned resource carries. Names match in any case, may be
+// URN-qualified ("urn:…:core:2.0:User:userName", the Gatehouse extension URN or
+// "…:User:orgRole") and may name a sub-attribute ("name.givenName", "emails.value"). A
+// value filter, which the grammar does not allow there (`emails[type eq "work"]`), is
+// read as its attribute. Unknown names select nothing. id and schemas are always
+// returned ("returned": "always", RFC 7643 §2.4, §3.1).
+type scimAttrs struct {
+	include bool      // attributes= (else excludedAttributes=)
+	refs    []attrRef // empty: the whole resource
+}
+
+type attrRef struct{ attr, sub string } // lower case; attr may be the extension URN
+
+func parseSCIMAttrs(c *fiber.Ctx) scimAttrs {
+	list, include := c.Query("attributes"), true
+	if strings.TrimSpace(list) == "" {
+		list, include = c.Query("excludedAttributes"), false
+	}
+	a := scimAttrs{include: include}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		for { // drop value filters: emails[type eq "work"].value → emails.value
+			open := strings.IndexByte(name, '[')
+			end := strings.LastIndexByte(name, ']')
+			if open < 0 || end < open {
+				break
+			}
+			name = name[:open] + name[end+1:]
+		}
+		if name == "" {
+			continue
+		}
+		ext := strings.ToLower(scim.SchemaExtension)
+		for _, urn := range []string{strings.ToLower(scim.SchemaUser), strings.ToLower(scim.SchemaGroup)} {
+			name = strings.TrimPrefix(name, urn+":")
+		}
+		switch {
+		case name == ext:
+			a.refs = append(a.refs, attrRef{attr: ext})
+		case strings.HasPrefix(name, ext+":"):
+			a.refs = append(a.refs, attrRef{attr: ext, sub: strings.TrimPrefix(name, ext+":")})
+		case strings.HasPrefix(name, "urn:"):
+			// another schema (the enterprise extension …): nothing Gatehouse returns
+			a.refs = append(a.refs, attrRef{attr: name})
+		default:
+			attr, sub, _ := strings.Cut(name, ".")
+			a.refs = append(a.refs, attrRef{attr: attr, sub: sub})
+		}
+	}
+	return a
+}
+
+// wants reports whether attribute attr (lower case) is returned, at least in part.
+func (a scimAttrs) wants(attr string) bool {
+	if len(a.refs) == 0 {
+		return true
+	}
+	for _, r := range a.refs {
+		if r.attr == attr && (a.include || r.sub == "") {
+			return a.include
+		}
+	}
+	return !a.include
+}
+
+// project applies the selection to one resource (a *scim.User, *scim.Group …); the
+// attributes kept stay in the resource's order.
+func (a scimAttrs) project(v any) (any, error) {
+	if len(a.refs) == 0 {
+		return v, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		kept, ok, err := a.keep(key, raw)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(kept)
+	}
+	out.WriteByte('}')
+	return json.RawMessage(out.Bytes()), nil
+}
+
+// keep decides what stays of one top-level attribute: all of it, some of its
+// sub-attributes, or nothing (ok false).
+func (a scimAttrs) keep(key string, raw json.RawMessage) (json.RawMessage, bool, error) {
+	k := strings.ToLower(key)
+	if k == "id" || k == "schemas" {
+		return raw, true, nil
+	}
+	whole, subs := false, map[string]bool{}
+	for _, r := range a.refs {
+		if r.attr != k {
+			continue
+		}
+		if r.sub == "" {
+			whole = true
+		} else {
+			subs[r.sub] = true
+		}
+	}
+	switch {
+	case whole:
+		return raw, a.include, nil
+	case len(subs) == 0:
+		return raw, !a.include, nil
+	}
+	var val any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&val); err != nil {
+		return nil, false, err
+	}
+	kept, ok := keepSubs(val, subs, a.include)
+	if !ok {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(kept)
+	return b, true, err
+}
+
+// keepSubs keeps (keep) or drops the sub-attributes subs of a complex value or of each
+// value of a multi-valued one; ok is false when nothing is left.
+func keepSubs(val any, subs map[string]bool, keep bool) (any, bool) {
+	filter := func(o map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range o {
+			if subs[strings.ToLower(k)] == keep {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	switch v := val.(type) {
+	case map[string]any:
+		o := filter(v)
+		return o, len(o) > 0
+	case []any:
+		var out []any
+		for _, item := range v {
+			if o, isObj := item.(map[string]any); isObj {
+				if f := filter(o); len(f) > 0 {
+					out = append(out, f)
+				}
+			}
+		}
+		return out, len(out) > 0
+	}
+	return val, !keep // a simple attribute has no sub-attributes
+}
+
+// scimResource writes one User or Group with the request's attribute selection.
+func scimResource(c *fiber.Ctx, status int, v any) error {
+	out, err := parseSCIMAttrs(c).project(v)
+	if err != nil {
+		return err
+	}
+	return scimJSON(c, status, out)
+}
+
+// scimList writes a list response with the request's attribute selection.
+func scimList[T any](c *fiber.Ctx, total, start int, items []T) error {
+	a := parseSCIMAttrs(c)
+	res := make([]any, 0, len(items))
+	for _, it := range items {
+		p, err := a.project(it)
+		if err != nil {
+			return err
+		}
+		res = append(res, p)
+	}
+	return scimJSON(c, http.StatusOK, scim.ListResponse{TotalResults: total, StartIndex: start, Resources: res})
 }

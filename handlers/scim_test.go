@@ -364,3 +364,52 @@ func TestSCIMTenantIsolation(t *testing.T) {
 		t.Fatal("A's member changed")
 	}
 }
+
+func TestSCIMEdgeCases(t *testing.T) {
+	e := newSCIMEnv(t)
+	// A known endpoint with a method it does not take: 405 with Allow.
+	r := e.do("POST", "/ServiceProviderConfig", `{}`)
+	wantSCIMError(t, r, 405, "")
+	if r.Header.Get("Allow") == "" {
+		t.Fatal("no Allow header")
+	}
+	// Okta sends bodies without a JSON Content-Type; forms are refused.
+	req := httptest.NewRequest("POST", "/api/0/organizations/acme/scim/v2/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"okta@example.com","active":true}`))
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	if res, _ := e.a.Fiber.Test(req, -1); res.StatusCode != 201 {
+		t.Fatalf("no Content-Type: %d", res.StatusCode)
+	}
+	req = httptest.NewRequest("POST", "/api/0/organizations/acme/scim/v2/Users", strings.NewReader(`userName=x`))
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if res, _ := e.a.Fiber.Test(req, -1); res.StatusCode != 415 {
+		t.Fatalf("form body: %d", res.StatusCode)
+	}
+	// Junk gets 400, never 500.
+	wantSCIMError(t, e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"nul@example.com","displayName":"a\u0000b"}`), 400, "invalidValue")
+	wantSCIMError(t, e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"long@example.com","externalId":"`+strings.Repeat("x", 600)+`"}`), 400, "invalidValue")
+	// attributes= selects; id and schemas always come back.
+	r = e.do("GET", "/Users?attributes=userName", nil)
+	res, _ := r.Body["Resources"].([]any)
+	if len(res) == 0 {
+		t.Fatalf("no users: %s", r.Raw)
+	}
+	first := res[0].(map[string]any)
+	if first["userName"] == nil || first["id"] == nil || first["schemas"] == nil || first["emails"] != nil || first["meta"] != nil {
+		t.Fatalf("attributes=userName gave %v", first)
+	}
+	r = e.do("GET", "/Users?excludedAttributes=emails,groups", nil)
+	if strings.Contains(r.Raw, `"emails"`) || !strings.Contains(r.Raw, `"userName"`) {
+		t.Fatalf("excludedAttributes: %s", r.Raw)
+	}
+	// The owner (who joined without SCIM) still has a name from the account.
+	var ownerID string
+	_ = e.a.DB.Bun.NewRaw("SELECT id::text FROM members WHERE role = 'owner'").Scan(t.Context(), &ownerID)
+	if r := e.do("GET", "/Users/"+ownerID, nil); !strings.Contains(r.Raw, `"givenName":"Olive"`) {
+		t.Fatalf("owner name: %s", r.Raw)
+	}
+	// A startIndex past every result is an empty page, even a huge one.
+	if r := e.do("GET", "/Users?startIndex=99999999999999999999", nil); r.str("itemsPerPage") != "0" {
+		t.Fatalf("huge startIndex: %s", r.Raw)
+	}
+}

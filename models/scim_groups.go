@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -225,10 +226,15 @@ func teamSlug(ctx context.Context, tx bun.IDB, orgID int64, name string, exceptI
 	return "", fmt.Errorf("no free slug for %q", name)
 }
 
+// checkGroupName trims a team name and checks it as the teams table does: 1 to 100
+// characters (not bytes), no NUL.
 func checkGroupName(name string) (string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
+	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return "", scim.Errorf(http.StatusBadRequest, "invalidValue", "displayName must have 1 to 100 characters")
+	}
+	if err := scimText("displayName", name, 0); err != nil {
+		return "", err
 	}
 	return name, nil
 }
@@ -270,6 +276,9 @@ func CreateSCIMGroup(ctx context.Context, db bun.IDB, orgID int64, actor Actor, 
 			return err
 		}
 		if g.ExternalID != "" {
+			if err := scimText("externalId", g.ExternalID, maxExternalID); err != nil {
+				return err
+			}
 			if _, err := tx.NewRaw("UPDATE teams SET external_id = ? WHERE id = ?", g.ExternalID, t.ID).Exec(ctx); err != nil {
 				return err
 			}
@@ -323,6 +332,9 @@ func PatchSCIMGroup(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 			}
 		}
 		if ch.ExternalID != nil {
+			if err := scimText("externalId", *ch.ExternalID, maxExternalID); err != nil {
+				return err
+			}
 			var ext any
 			if *ch.ExternalID != "" {
 				ext = *ch.ExternalID

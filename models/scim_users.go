@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -25,8 +26,10 @@ type scimMember struct {
 	Role              Role      `bun:"role"`
 	Active            bool      `bun:"active"`
 	ExternalID        *string   `bun:"external_id"`
-	GivenName         string    `bun:"given_name"`
+	GivenName         string    `bun:"given_name"` // as the IdP set them
 	FamilyName        string    `bun:"family_name"`
+	ShownGivenName    string    `bun:"shown_given_name"` // with the account name as fallback
+	ShownFamilyName   string    `bun:"shown_family_name"`
 	DisplayName       string    `bun:"display_name"`
 	IDPRoleRestricted bool      `bun:"idp_role_restricted"`
 	CreatedAt         time.Time `bun:"created_at"`
@@ -34,8 +37,20 @@ type scimMember struct {
 	Groups            []string  `bun:"groups,array"` // "id\x1fname"
 }
 
+// A member the IdP never named (the owner, members who joined by invitation or SSO)
+// shows the account's name: its first word as givenName, the rest as familyName —
+// Okta's import and its spec test need both. Filters use the same expressions; PUT and
+// PATCH start from the stored names only, so the fallback is never written back.
+const (
+	scimAccountName = `btrim(coalesce(u.name, ''))`
+	scimUnnamed     = `(m.given_name = '' AND m.family_name = '')`
+	scimGivenSQL    = `CASE WHEN ` + scimUnnamed + ` THEN split_part(` + scimAccountName + `, ' ', 1) ELSE m.given_name END`
+	scimFamilySQL   = `CASE WHEN ` + scimUnnamed + ` THEN btrim(substr(` + scimAccountName + `, length(split_part(` + scimAccountName + `, ' ', 1)) + 1)) ELSE m.family_name END`
+)
+
 const scimMemberColumns = `m.id, m.user_id, coalesce(u.email, m.invite_email) AS email, coalesce(u.name, '') AS user_name,
 	m.role, m.active, m.external_id, m.given_name, m.family_name, m.display_name, m.idp_role_restricted,
+	` + scimGivenSQL + ` AS shown_given_name, ` + scimFamilySQL + ` AS shown_family_name,
 	m.created_at, m.updated_at,
 	ARRAY(SELECT t.id::text || chr(31) || t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
 	      WHERE tm.member_id = m.id ORDER BY t.id) AS groups`
@@ -49,15 +64,25 @@ var SCIMUserFilter = scim.FilterSpec{
 	"id":                {SQL: "m.id::text", Type: scim.String, CaseExact: true},
 	"active":            {SQL: "m.active", Type: scim.Bool},
 	"displayname":       {SQL: "lower(coalesce(nullif(m.display_name, ''), u.name, ''))", Type: scim.String},
-	"name.givenname":    {SQL: "lower(m.given_name)", Type: scim.String},
-	"name.familyname":   {SQL: "lower(m.family_name)", Type: scim.String},
+	"name.givenname":    {SQL: "lower(" + scimGivenSQL + ")", Type: scim.String},
+	"name.familyname":   {SQL: "lower(" + scimFamilySQL + ")", Type: scim.String},
 	"meta.created":      {SQL: "m.created_at", Type: scim.DateTime},
 	"meta.lastmodified": {SQL: "m.updated_at", Type: scim.DateTime},
 }
 
+// toSCIM is the member as SCIM returns it (names fall back to the account's).
 func (r *scimMember) toSCIM(base string) *scim.User {
+	return r.resource(base, r.ShownGivenName, r.ShownFamilyName)
+}
+
+// stored is the member with only the names the IdP set: what PUT and PATCH change.
+func (r *scimMember) stored(base string) *scim.User {
+	return r.resource(base, r.GivenName, r.FamilyName)
+}
+
+func (r *scimMember) resource(base, given, family string) *scim.User {
 	u := &scim.User{ID: strconv.FormatInt(r.ID, 10), UserName: r.Email, DisplayName: r.DisplayName,
-		Name:   scim.Name{GivenName: r.GivenName, FamilyName: r.FamilyName},
+		Name:   scim.Name{GivenName: given, FamilyName: family},
 		Emails: []scim.Email{{Value: r.Email, Type: "work", Primary: true}},
 		// A pending member reads as active (SPEC §5); a deactivated one as inactive.
 		Active:  r.Active,
@@ -71,8 +96,8 @@ func (r *scimMember) toSCIM(base string) *scim.User {
 	if r.ExternalID != nil {
 		u.ExternalID = *r.ExternalID
 	}
-	if r.GivenName != "" && r.FamilyName != "" {
-		u.Name.Formatted = r.GivenName + " " + r.FamilyName
+	if given != "" && family != "" {
+		u.Name.Formatted = given + " " + family
 	}
 	for _, g := range r.Groups {
 		id, name, _ := strings.Cut(g, "\x1f")
@@ -233,6 +258,14 @@ func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID in
 }
 
 func setSCIMAttributes(ctx context.Context, tx bun.Tx, memberID int64, u *scim.User) error {
+	if err := scimText("externalId", u.ExternalID, maxExternalID); err != nil {
+		return err
+	}
+	for _, f := range [][2]string{{"name.givenName", u.Name.GivenName}, {"name.familyName", u.Name.FamilyName}, {"displayName", u.DisplayName}} {
+		if err := scimText(f[0], f[1], 0); err != nil {
+			return err
+		}
+	}
 	var ext any
 	if u.ExternalID != "" {
 		ext = u.ExternalID
@@ -242,12 +275,30 @@ func setSCIMAttributes(ctx context.Context, tx bun.Tx, memberID int64, u *scim.U
 	return err
 }
 
+// maxExternalID is the longest externalId kept (the column's CHECK), in characters.
+const maxExternalID = 512
+
+// scimText checks a string the IdP sent before it reaches the database: PostgreSQL text
+// cannot hold NUL, and an identifier is never cut (max > 0: at most max characters).
+// Either is 400 invalidValue, not a failed statement (500).
+func scimText(attr, s string, max int) error {
+	if strings.ContainsRune(s, 0) {
+		return scim.Errorf(http.StatusBadRequest, "invalidValue", "%s must not contain NUL characters", attr)
+	}
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		return scim.Errorf(http.StatusBadRequest, "invalidValue", "%s is longer than %d characters", attr, max)
+	}
+	return nil
+}
+
+// clip trims s and keeps its first n characters (never half of a UTF-8 sequence, which
+// PostgreSQL would refuse).
 func clip(s string, n int) string {
 	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return s[:n]
+	if utf8.RuneCountInString(s) <= n {
+		return s
 	}
-	return s
+	return strings.TrimSpace(string([]rune(s)[:n]))
 }
 
 // ReplaceSCIMUser applies a full User (PUT) to member id of org.
@@ -278,7 +329,7 @@ func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 		if err != nil {
 			return err
 		}
-		next, err := change(row.toSCIM(base))
+		next, err := change(row.stored(base))
 		if err != nil {
 			return err
 		}

@@ -67,7 +67,7 @@ func Schemas(baseURL string) []map[string]any {
 	user := schema(SchemaUser, "User", "User Account",
 		attr("userName", "string", "The member's email address; unique in the organization", required, unique),
 		complexAttr("name", "The components of the member's name", false, readWrite,
-			attr("formatted", "string", "The full name"),
+			attr("formatted", "string", "The full name, built from givenName and familyName", readOnly),
 			attr("familyName", "string", "The family name"),
 			attr("givenName", "string", "The given name")),
 		attr("displayName", "string", "The name displayed for the member"),

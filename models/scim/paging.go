@@ -17,6 +17,8 @@ func ParsePaging(startIndex, count string) (start, n int, err error) {
 	start = 1
 	if v, perr := strconv.Atoi(strings.TrimSpace(startIndex)); perr == nil && v > 1 {
 		start = v
+	} else if ne, ok := perr.(*strconv.NumError); ok && ne.Err == strconv.ErrRange && !strings.HasPrefix(strings.TrimSpace(startIndex), "-") {
+		start = 1 << 62 // beyond every result: an empty page, not the first one
 	}
 	count = strings.TrimSpace(count)
 	if count == "" {
