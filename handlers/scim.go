@@ -25,6 +25,8 @@ const (
 	scimMIME       = "application/scim+json"
 	// scimRateLimit requests per minute and token (429 with Retry-After beyond).
 	scimRateLimit = 1200
+	// scimBadAuthLimit failed authentications per minute and address.
+	scimBadAuthLimit = 30
 )
 
 func scimOrg(c *fiber.Ctx) *models.Organization {
@@ -83,6 +85,11 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 		}
 	}
 	unauthorized := func() error {
+		// Failed authentications are limited per address (token guessing).
+		if ok, retry, err := models.Allow(ctx, h.DB.Bun, "scim:badauth:"+c.IP(), scimBadAuthLimit, time.Minute); err == nil && !ok {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
+			return h.scimFail(c, scim.Errorf(http.StatusTooManyRequests, "", "Too many failed authentications: retry after %d seconds", int(retry.Seconds())+1))
+		}
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="SCIM"`)
 		return h.scimFail(c, scim.Errorf(http.StatusUnauthorized, "", "A valid bearer token for this organization is required"))
 	}

@@ -413,3 +413,15 @@ func TestSCIMEdgeCases(t *testing.T) {
 		t.Fatalf("huge startIndex: %s", r.Raw)
 	}
 }
+
+func TestSCIMFailedAuthRateLimited(t *testing.T) {
+	e := newSCIMEnv(t)
+	var last scimRes
+	for i := 0; i < 31; i++ {
+		last = scimDo(t, e.a, "ghscim_guess", "GET", "/api/0/organizations/acme/scim/v2/Users", nil)
+	}
+	wantSCIMError(t, last, 429, "")
+	if last.Header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+}
