@@ -3,11 +3,13 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"gatehouse/models"
+	"gatehouse/models/scim"
 	"gatehouse/views/pages"
 )
 
@@ -40,6 +42,10 @@ func (h *Handler) ErrorHandler(c *fiber.Ctx, err error) error {
 	}
 	if status == http.StatusNotFound && msg == "Cannot "+c.Method()+" "+c.Path() {
 		msg = "Not found" // Fiber's own 404 text repeats the path
+	}
+	if strings.HasPrefix(c.Path(), "/api/0/organizations/") && strings.Contains(c.Path(), "/scim/v2") {
+		// Errors raised before the SCIM handlers (an oversized body) speak SCIM too.
+		return h.scimFail(c, scim.Errorf(status, "", "%s", msg))
 	}
 	if isPartial(c) {
 		c.Status(status)

@@ -269,6 +269,9 @@ func (h *Handler) scimCreateUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := scim.CheckSchemas(body, scim.SchemaUser, scim.SchemaEnterpriseUser, scim.SchemaExtension); err != nil {
+		return err
+	}
 	in, err := scim.ParseUser(body)
 	if err != nil {
 		return err
@@ -284,6 +287,9 @@ func (h *Handler) scimCreateUser(c *fiber.Ctx) error {
 func (h *Handler) scimReplaceUser(c *fiber.Ctx) error {
 	body, err := scimBody(c)
 	if err != nil {
+		return err
+	}
+	if err := scim.CheckSchemas(body, scim.SchemaUser, scim.SchemaEnterpriseUser, scim.SchemaExtension); err != nil {
 		return err
 	}
 	in, err := scim.ParseUser(body)
@@ -350,6 +356,9 @@ func (h *Handler) scimCreateGroup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := scim.CheckSchemas(body, scim.SchemaGroup); err != nil {
+		return err
+	}
 	in, err := scim.ParseGroup(body)
 	if err != nil {
 		return err
@@ -365,6 +374,9 @@ func (h *Handler) scimCreateGroup(c *fiber.Ctx) error {
 func (h *Handler) scimReplaceGroup(c *fiber.Ctx) error {
 	body, err := scimBody(c)
 	if err != nil {
+		return err
+	}
+	if err := scim.CheckSchemas(body, scim.SchemaGroup); err != nil {
 		return err
 	}
 	in, err := scim.ParseGroup(body)

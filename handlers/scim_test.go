@@ -425,3 +425,33 @@ func TestSCIMFailedAuthRateLimited(t *testing.T) {
 		t.Fatal("no Retry-After")
 	}
 }
+
+func TestSCIMBadInput(t *testing.T) {
+	e := newSCIMEnv(t)
+	wantSCIMError(t, e.do("POST", "/Users", `{"schemas":["urn:bogus:1.0"],"userName":"x@example.com"}`), 400, "invalidSyntax")
+	wantSCIMError(t, e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"displayName":"x"}`), 400, "invalidSyntax")
+	wantSCIMError(t, e.do("GET", "/Users/99999999999999999999999", nil), 404, "")
+	wantSCIMError(t, e.do("GET", "/Users?filter="+url.QueryEscape(strings.Repeat(`userName eq "a" or `, 80)+`userName eq "b"`), nil), 400, "invalidFilter")
+	r := e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"m@example.com"}`)
+	id := r.str("id")
+	for _, attr := range []string{"id", "meta"} {
+		wantSCIMError(t, e.do("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"`+attr+`","value":"x"}]}`), 400, "mutability")
+	}
+	// All or nothing: a valid first operation is not kept when the second fails.
+	wantSCIMError(t, e.do("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Kept?"},{"op":"replace","path":"nope","value":"x"}]}`), 400, "invalidPath")
+	if r := e.do("GET", "/Users/"+id, nil); strings.Contains(r.Raw, "Kept?") {
+		t.Fatal("a failed PATCH was partly applied")
+	}
+	// A body over the 1 MiB limit gets a SCIM error, not an HTML page.
+	big := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"big@example.com","displayName":"` + strings.Repeat("x", 1<<20) + `"}`
+	srv := testapp.Serve(t, testapp.Options{}) // a real listener: the limit is enforced while reading
+	res, err := http.Post(srv.BaseURL+"/api/0/organizations/acme/scim/v2/Users", "application/scim+json", strings.NewReader(big))
+	if err != nil {
+		t.Fatalf("oversized: %v", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 413 || !strings.Contains(string(raw), "urn:ietf:params:scim:api:messages:2.0:Error") {
+		t.Fatalf("oversized: %d %s", res.StatusCode, raw)
+	}
+}
