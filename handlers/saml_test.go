@@ -29,7 +29,12 @@ type ssoEnv struct {
 
 func newSSOEnv(t *testing.T, activate bool) *ssoEnv {
 	t.Helper()
-	a := testapp.New(t, testapp.Options{})
+	return newSSOEnvWith(t, testapp.Options{}, activate)
+}
+
+func newSSOEnvWith(t *testing.T, opts testapp.Options, activate bool) *ssoEnv {
+	t.Helper()
+	a := testapp.New(t, opts)
 	owner := setUp(t, a)
 	idp := samltest.New(t, "https://idp.example")
 	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

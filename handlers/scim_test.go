@@ -23,7 +23,12 @@ type scimEnv struct {
 
 func newSCIMEnv(t *testing.T) *scimEnv {
 	t.Helper()
-	e := newSSOEnv(t, true)
+	return newSCIMEnvWith(t, testapp.Options{})
+}
+
+func newSCIMEnvWith(t *testing.T, opts testapp.Options) *scimEnv {
+	t.Helper()
+	e := newSSOEnvWith(t, opts, true)
 	if res := e.owner.Post("/settings/acme/auth/settings/", url.Values{"default_role": {"member"}, "sso_session_hours": {"168"},
 		"allow_idp_initiated": {"1"}, "scim_enabled": {"1"}}); res.Status != http.StatusSeeOther {
 		t.Fatalf("enable SCIM: %d %s", res.Status, res.Body)
