@@ -24,7 +24,7 @@ const (
 	localSCIMToken = "scim_token"
 	scimMIME       = "application/scim+json"
 	// scimRateLimit requests per minute and token (429 with Retry-After beyond).
-	scimRateLimit = 1200
+	scimRateLimit = 30000 // 500/s: an IdP's initial sync of 10,000 users runs in well under a minute
 	// scimBadAuthLimit failed authentications per minute and address.
 	scimBadAuthLimit = 30
 )

@@ -218,8 +218,8 @@ func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID in
 		if err != nil {
 			return err
 		}
-		exists, err := tx.NewSelect().TableExpr("members AS m").Join("LEFT JOIN users AS u ON u.id = m.user_id").
-			Where("m.org_id = ? AND (lower(u.email) = lower(?) OR lower(m.invite_email) = lower(?))", orgID, email, email).Exists(ctx)
+		exists, err := tx.NewSelect().TableExpr("members AS m").
+			Where("m.org_id = ? AND lower(m.email) = lower(?)", orgID, email).Exists(ctx) // indexed
 		if err != nil {
 			return err
 		}
@@ -343,8 +343,8 @@ func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 				return err
 			}
 			if !strings.EqualFold(email, row.Email) {
-				taken, err := tx.NewSelect().TableExpr("members AS m").Join("LEFT JOIN users AS u ON u.id = m.user_id").
-					Where("m.org_id = ? AND m.id <> ? AND (lower(u.email) = lower(?) OR lower(m.invite_email) = lower(?))", orgID, row.ID, email, email).Exists(ctx)
+				taken, err := tx.NewSelect().TableExpr("members AS m").
+					Where("m.org_id = ? AND m.id <> ? AND lower(m.email) = lower(?)", orgID, row.ID, email).Exists(ctx)
 				if err != nil {
 					return err
 				}

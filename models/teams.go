@@ -175,8 +175,7 @@ func AddTeamMember(ctx context.Context, db bun.IDB, orgID int64, actor Actor, te
 		}
 		var memberID int64
 		err := tx.NewSelect().TableExpr("members AS m").Column("m.id").
-			Join("LEFT JOIN users AS u ON u.id = m.user_id").
-			Where("m.org_id = ? AND lower(coalesce(u.email, m.invite_email)) = lower(?)", orgID, NormalizeEmail(email)).
+			Where("m.org_id = ? AND lower(m.email) = lower(?)", orgID, NormalizeEmail(email)).
 			Scan(ctx, &memberID)
 		if err != nil {
 			return Invalid("email", "No member of this organization has that email.")
