@@ -413,3 +413,43 @@ func TestSAMLSignedOutVisitorsAndSPInitiatedLogout(t *testing.T) {
 		t.Fatalf("logout response: %d %s", res.Status, res.Location)
 	}
 }
+
+func TestSAMLPresetDefaultsAndForms(t *testing.T) {
+	a := testapp.New(t, testapp.Options{})
+	owner := setUp(t, a)
+	cases := []struct{ kind, id, email, first, last string }{
+		{"okta", "identifier", "email", "firstName", "lastName"},
+		{"entra", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+			"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"},
+		{"onelogin", "PersonImmutableID", "User.email", "User.FirstName", "User.LastName"},
+		{"auth0", "user_id", "email", "name", ""},
+		{"jumpcloud", "", "", "", ""},
+		{"saml2", "", "", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			page := owner.Get("/settings/acme/auth/configure/" + tc.kind + "/")
+			got := []string{
+				page.Doc.Find(`#f-map_identifier`).AttrOr("value", ""), page.Doc.Find(`#f-map_email`).AttrOr("value", ""),
+				page.Doc.Find(`#f-map_first_name`).AttrOr("value", ""), page.Doc.Find(`#f-map_last_name`).AttrOr("value", ""),
+			}
+			want := []string{tc.id, tc.email, tc.first, tc.last}
+			if page.Status != 200 || strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("%d %v, want %v", page.Status, got, want)
+			}
+			if v := page.Doc.Find(`[data-testid="sp-acs-url"]`).AttrOr("value", ""); v != "http://gatehouse.test/saml/acs/acme/" {
+				t.Fatalf("ACS shown %q", v)
+			}
+		})
+	}
+	if owner.Get("/settings/acme/auth/configure/nope/").Status != 404 {
+		t.Fatal("unknown provider kind")
+	}
+	// The Auth forms need the CSRF token like every other form.
+	if res := owner.Post("/settings/acme/auth/settings/", url.Values{"_csrf": {"forged"}, "default_role": {"member"}, "sso_session_hours": {"1"}}); res.Status != http.StatusForbidden {
+		t.Fatalf("CSRF-less settings: %d", res.Status)
+	}
+	if res := owner.Post("/settings/acme/auth/configure/okta/", url.Values{"_csrf": {""}, "method": {"xml"}}); res.Status != http.StatusForbidden {
+		t.Fatalf("CSRF-less configure: %d", res.Status)
+	}
+}
