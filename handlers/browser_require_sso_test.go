@@ -31,9 +31,8 @@ import (
 // PNG of every page of both browsers, numbered in one sequence, in
 // $GATEHOUSE_SCREENSHOTS (or a temporary directory).
 func TestBrowserRequireSSO(t *testing.T) {
-	if _, err := os.Stat(browserChromiumPath); err != nil {
-		t.Fatalf("browser tests need Chromium at %s: install Debian's chromium package (apt-get install chromium); CI installs it: %v", browserChromiumPath, err)
-	}
+	_, err := os.Stat(browserChromiumPath)
+	testapp.RequireTool(t, err == nil, "Chromium at "+browserChromiumPath, "apt-get install chromium")
 	shots := os.Getenv("GATEHOUSE_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()

@@ -20,9 +20,8 @@ import (
 // (IdP-initiated); the owner finds them on the members page. It saves a PNG of every
 // page in $GATEHOUSE_SCREENSHOTS (or a temporary directory).
 func TestBrowserSAMLSetupAndJIT(t *testing.T) {
-	if _, err := os.Stat(browserChromiumPath); err != nil {
-		t.Fatalf("browser tests need Chromium at %s: install Debian's chromium package (apt-get install chromium); CI installs it: %v", browserChromiumPath, err)
-	}
+	_, err := os.Stat(browserChromiumPath)
+	testapp.RequireTool(t, err == nil, "Chromium at "+browserChromiumPath, "apt-get install chromium")
 	shots := os.Getenv("GATEHOUSE_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()

@@ -345,13 +345,10 @@ func sspRequire(t *testing.T) (php, www string) {
 	t.Helper()
 	const hint = "run .ci/simplesamlphp.sh (or set GATEHOUSE_SKIP_INTEROP=1 to skip)"
 	php, err := exec.LookPath("php")
-	if err != nil {
-		t.Fatalf("php is not installed: %s", hint)
-	}
+	testapp.RequireTool(t, err == nil, "php", hint)
 	www = "/usr/share/simplesamlphp/www"
-	if _, err := os.Stat(filepath.Join(www, "saml2", "idp", "SSOService.php")); err != nil {
-		t.Fatalf("SimpleSAMLphp is not installed (%v): %s", err, hint)
-	}
+	_, err = os.Stat(filepath.Join(www, "saml2", "idp", "SSOService.php"))
+	testapp.RequireTool(t, err == nil, "SimpleSAMLphp (Debian package simplesamlphp)", hint)
 	out, err := exec.Command(php, "-r", `echo extension_loaded("dom") && extension_loaded("openssl") ? "ok" : "missing";`).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Fatalf("php lacks the dom or openssl extension (%s): %s", strings.TrimSpace(string(out)), hint)
