@@ -112,6 +112,14 @@ var (
 // "members[value eq \"1\" or value eq \"2\"]". The filter between brackets takes the
 // full filter grammar. Anything malformed is 400 invalidPath.
 func parsePath(s string) (path, error) {
+	// The filter limits apply here too: the parser recurses once per nesting level,
+	// and a body of 200 kB of "(" overflowed the goroutine stack (a fatal error).
+	if len(s) > maxFilterLength {
+		return path{}, badRequest(InvalidPath, "The path is longer than %d characters", maxFilterLength)
+	}
+	if filterDepth(s) > maxFilterDepth {
+		return path{}, badRequest(InvalidPath, "The path nests deeper than %d levels", maxFilterDepth)
+	}
 	open := strings.IndexByte(s, '[')
 	if open < 0 {
 		if !attrPathRE.MatchString(s) {

@@ -59,11 +59,20 @@ func GroupPatch(ops []PatchOp) (*GroupChange, error) {
 }
 
 func groupObject(ch *GroupChange, op string, value json.RawMessage) error {
+	return groupObjectIn(ch, op, value, false)
+}
+
+// groupObjectIn is groupObject; inCore refuses the Group URN nesting inside itself
+// (see patchUserObjectIn).
+func groupObjectIn(ch *GroupChange, op string, value json.RawMessage, inCore bool) error {
 	fields, ok := objectFields(value)
 	if !ok {
 		return badRequest(InvalidValue, "Without a path the value must be an object of attributes")
 	}
 	for _, f := range fields {
+		if inCore && strings.EqualFold(strings.TrimSpace(f.Key), SchemaGroup) {
+			return badRequest(InvalidValue, "%s cannot nest inside itself", SchemaGroup)
+		}
 		switch strings.ToLower(f.Key) {
 		case "schemas", "id":
 			continue // Okta sends {"id": …, "displayName": …}
@@ -81,7 +90,7 @@ func groupPath(ch *GroupChange, op, p string, value json.RawMessage) error {
 		if op == "remove" {
 			return badRequest(InvalidPath, "%s cannot be removed", p)
 		}
-		return groupObject(ch, op, value)
+		return groupObjectIn(ch, op, value, true)
 	}
 	if rest, ok := cutPrefixFold(p, SchemaGroup+":"); ok {
 		p = rest

@@ -91,7 +91,7 @@ func patchUserPath(u *User, op, p string, value json.RawMessage) error {
 		if op == "remove" {
 			return badRequest(InvalidPath, "%s cannot be removed", p)
 		}
-		return patchUserObject(u, op, value)
+		return patchUserObjectIn(u, op, value, true)
 	case targetExtension:
 		return patchExtension(u, op, value)
 	}
@@ -100,11 +100,21 @@ func patchUserPath(u *User, op, p string, value json.RawMessage) error {
 
 // patchUserObject applies a path-less add or replace: each key of the object is a path.
 func patchUserObject(u *User, op string, value json.RawMessage) error {
+	return patchUserObjectIn(u, op, value, false)
+}
+
+// patchUserObjectIn is patchUserObject; inCore says the object is already the value
+// of the core schema URN, which may not nest again (each level would be decoded
+// anew: a deeply nested body would cost seconds of CPU).
+func patchUserObjectIn(u *User, op string, value json.RawMessage, inCore bool) error {
 	fields, ok := objectFields(value)
 	if !ok {
 		return badRequest(InvalidValue, "Without a path the value must be an object of attributes")
 	}
 	for _, f := range fields {
+		if inCore && strings.EqualFold(strings.TrimSpace(f.Key), SchemaUser) {
+			return badRequest(InvalidValue, "%s cannot nest inside itself", SchemaUser)
+		}
 		switch strings.ToLower(f.Key) {
 		case "schemas":
 			continue
