@@ -26,6 +26,18 @@ const (
 // sessions list on the account page shows.
 func (h *Handler) signIn(c *fiber.Ctx, u *models.User) error {
 	ctx := c.UserContext()
+	if prev := h.Sessions.GetInt64(ctx, sessionstore.KeyUserID); prev != u.ID {
+		// Another account: nothing of the previous one carries over (its SSO times
+		// would otherwise satisfy Require SSO for this one); the browser's CSRF token
+		// stays, so its open forms still work.
+		csrf := h.Sessions.GetString(ctx, "csrf")
+		if err := h.Sessions.Clear(ctx); err != nil {
+			return err
+		}
+		if csrf != "" {
+			h.Sessions.Put(ctx, "csrf", csrf)
+		}
+	}
 	if err := h.Sessions.RenewToken(ctx); err != nil {
 		return err
 	}

@@ -224,7 +224,7 @@ func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User
 	}
 	actor := Actor{UserID: u.ID, Label: u.Email, IP: ip}
 	inv := new(Member)
-	err = tx.NewSelect().Model(inv).Where("org_id = ? AND user_id IS NULL AND lower(invite_email) = lower(?)", org.ID, u.Email).For("UPDATE").Scan(ctx)
+	err = tx.NewSelect().Model(inv).Where("org_id = ? AND user_id IS NULL AND lower(invite_email) = lower(?) AND active AND invite_expires_at > now()", org.ID, u.Email).For("UPDATE").Scan(ctx)
 	if err == nil {
 		if _, err := tx.NewUpdate().Model(inv).Set("user_id = ?", u.ID).Set("invite_email = NULL").Set("invite_token_hash = NULL").
 			Set("invite_expires_at = NULL").Set("sso_linked = true").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {

@@ -62,6 +62,9 @@ func checkSlug(v *ValidationError, field, s string) string {
 		v.Add(field, "The slug is too long (at most 50 characters).")
 	case !slugRe.MatchString(s):
 		v.Add(field, "Use lowercase letters, digits and hyphens, starting and ending with a letter or digit.")
+	case strings.Trim(s, "0123456789") == "":
+		// A numeric slug would shadow another org's id in the SCIM base URL.
+		v.Add(field, "A slug needs at least one letter or hyphen.")
 	}
 	return s
 }

@@ -102,11 +102,15 @@ func MapIdentity(a *Assertion, m Mapping) (Identity, error) {
 	if err != nil || addr.Address != id.Email || len(id.Email) > 254 || len(id.ID) > 512 {
 		return Identity{}, &MapError{Msg: MsgInvalidIdentity}
 	}
-	if len(id.FirstName) > 100 {
-		id.FirstName = id.FirstName[:100]
-	}
-	if len(id.LastName) > 100 {
-		id.LastName = id.LastName[:100]
-	}
+	id.FirstName, id.LastName = clipRunes(id.FirstName, 100), clipRunes(id.LastName, 100)
 	return id, nil
+}
+
+// clipRunes cuts s to at most n characters (never inside a UTF-8 sequence).
+func clipRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }

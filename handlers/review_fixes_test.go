@@ -1,0 +1,51 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// A password login as another account in a browser that did SSO as someone else does
+// not inherit that SSO (Require SSO stays in force for the new account).
+func TestSignInAsAnotherAccountDropsTheOldSession(t *testing.T) {
+	e := newSSOEnv(t, true)
+	bob := inviteAndJoin(t, e.a, e.owner, "bob@example.com", "member")
+	res := e.answer(bob, bob.Post("/auth/login/acme/", nil), user("bob-idp", "bob@example.com"))
+	bob.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}}) // bob linked, SSO session
+	carol := inviteAndJoin(t, e.a, e.owner, "carol@example.com", "member")
+	res = e.answer(carol, carol.Post("/auth/login/acme/", nil), user("carol-idp", "carol@example.com"))
+	carol.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}}) // carol linked too
+	e.saveSettings(e.owner, true, "member", "168")
+	// In bob's browser (SSO done as bob), a password login as carol.
+	bob.Get("/auth/login/")
+	bob.Post("/auth/login/", url.Values{"email": {"carol@example.com"}, "password": {"user password"}, "next": {"/organizations/acme/"}})
+	if res := bob.Get("/organizations/acme/"); res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/login/acme/") {
+		t.Fatalf("carol reached the org with bob's SSO: %d %s", res.Status, res.Location)
+	}
+}
+
+// The link page's password proof is rate-limited like the login form.
+func TestLinkPasswordAttemptsAreLimited(t *testing.T) {
+	e := newSSOEnv(t, true)
+	signUp(t, e.a, "target@example.com")
+	c := e.a.Client(t)
+	res := e.answer(c, c.Post("/auth/login/acme/", nil), user("t-1", "target@example.com"))
+	var last int
+	for i := 0; i < 11; i++ {
+		last = c.Post(res.Location, url.Values{"method": {"password"}, "password": {"guess"}}).Status
+	}
+	page := c.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}})
+	if last == http.StatusSeeOther || page.Status == http.StatusSeeOther || !strings.Contains(page.Body, "Too many password attempts") {
+		t.Fatalf("unlimited guesses: last %d, then %d", last, page.Status)
+	}
+}
+
+// A numeric slug would shadow an org id in the SCIM base URL.
+func TestNumericSlugRefused(t *testing.T) {
+	e := newSSOEnv(t, false)
+	if res := e.owner.Post("/organizations/new/", url.Values{"name": {"Numbers"}, "slug": {"17"}}); res.Status != 422 {
+		t.Fatalf("numeric slug: %d", res.Status)
+	}
+}
