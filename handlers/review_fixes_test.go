@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"gatehouse/models/samlsp/samltest"
 )
 
 // A password login as another account in a browser that did SSO as someone else does
@@ -47,5 +49,39 @@ func TestNumericSlugRefused(t *testing.T) {
 	e := newSSOEnv(t, false)
 	if res := e.owner.Post("/organizations/new/", url.Values{"name": {"Numbers"}, "slug": {"17"}}); res.Status != 422 {
 		t.Fatalf("numeric slug: %d", res.Status)
+	}
+}
+
+// Replacing an active provider's IdP cannot be used to sign in as linked users: only an
+// owner may do it, and it makes the provider pending with every link cleared.
+func TestReplacingTheIdPResetsTrust(t *testing.T) {
+	e := newSSOEnv(t, true)
+	manager := inviteAndJoin(t, e.a, e.owner, "mgr@example.com", "manager")
+	evil := samltest.New(t, "https://evil.example")
+	form := func() url.Values { // a fresh map per request (Post adds the client's CSRF token)
+		return url.Values{"method": {"xml"}, "metadata_xml": {string(evil.Metadata())}, "map_identifier": {"NameID"}, "map_email": {"email"}}
+	}
+	if res := manager.Post("/settings/acme/auth/configure/okta/", form()); res.Status != http.StatusUnprocessableEntity || !strings.Contains(res.Body, "Only an owner") {
+		t.Fatalf("manager swapped the IdP: %d", res.Status)
+	}
+	// A mapping-only change by a manager (same IdP) is fine.
+	same := url.Values{"method": {"xml"}, "metadata_xml": {string(e.idp.Metadata())}, "map_identifier": {"NameID"}, "map_email": {"email"}, "map_first_name": {"givenName"}}
+	if res := manager.Post("/settings/acme/auth/configure/okta/", same); res.Status != http.StatusSeeOther {
+		t.Fatalf("manager's harmless edit: %d", res.Status)
+	}
+	if n := count(t, e.a, "SELECT count(*) FROM auth_providers WHERE status = 'active'"); n != 1 {
+		t.Fatal("a harmless edit deactivated the provider")
+	}
+	// The owner swaps the IdP: pending, links gone, the old identity no longer signs in.
+	if res := e.owner.Post("/settings/acme/auth/configure/okta/", form()); res.Status != http.StatusSeeOther {
+		t.Fatalf("owner swap: %d %s", res.Status, res.Body)
+	}
+	if n := count(t, e.a, "SELECT count(*) FROM auth_identities") + count(t, e.a, "SELECT count(*) FROM auth_providers WHERE status = 'active'"); n != 0 {
+		t.Fatalf("links or active status survived: %d", n)
+	}
+	evilSP := e.sp
+	c := e.a.Client(t)
+	if res := postToACS(c, "acme", evil.Response(t, evilSP, user("owner-1", "owner@example.com"), samltest.Options{}), ""); res.Status == http.StatusSeeOther {
+		t.Fatal("the new IdP signed in as the owner")
 	}
 }

@@ -275,6 +275,21 @@ func saveProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kin
 			return ErrProviderActive
 		}
 		old := p.Config
+		if p.Active() && trustChanged(old, *cfg) {
+			// A new IdP (entity ID, signing certificates or user id attribute) could
+			// assert any linked user's id: only an owner may make the change, and the
+			// provider goes back to pending with every link cleared, until an owner's
+			// round trip activates it again.
+			if actor.UserID != 0 {
+				me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
+				if err != nil || me.Role != RoleOwner {
+					return Forbidden("Only an owner can change the identity provider or the user ID attribute of an active provider.")
+				}
+			}
+			if err := resetProviderTrust(ctx, tx, p); err != nil {
+				return err
+			}
+		}
 		p.Kind, p.Config = kind, *cfg
 		if _, err := tx.NewUpdate().Model(p).Column("kind", "config").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update provider: %w", err)
@@ -319,4 +334,42 @@ func ActivateProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int
 		_, err := sendLinkReminders(ctx, tx, mailer, orgID, 0)
 		return err
 	})
+}
+
+// trustChanged reports whether an edit changes who the provider trusts: the IdP's
+// entity ID, its set of signing certificates, or the attribute that identifies users.
+func trustChanged(old, next ProviderConfig) bool {
+	if old.EntityID != next.EntityID || old.Mapping.Identifier != next.Mapping.Identifier || len(old.Certs) != len(next.Certs) {
+		return true
+	}
+	seen := map[string]bool{}
+	for _, c := range old.Certs {
+		seen[string(c)] = true
+	}
+	for _, c := range next.Certs {
+		if !seen[string(c)] {
+			return true
+		}
+	}
+	return false
+}
+
+// resetProviderTrust makes p pending again and clears every link to it.
+func resetProviderTrust(ctx context.Context, tx bun.Tx, p *AuthProvider) error {
+	for _, q := range []string{
+		"DELETE FROM auth_identities WHERE provider_id = ?",
+		"DELETE FROM pending_links WHERE provider_id = ?",
+	} {
+		if _, err := tx.NewRaw(q, p.ID).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.NewRaw("UPDATE members SET sso_linked = false WHERE org_id = ?", p.OrgID).Exec(ctx); err != nil {
+		return err
+	}
+	if _, err := tx.NewRaw("UPDATE auth_providers SET status = 'pending', activated_at = NULL WHERE id = ?", p.ID).Exec(ctx); err != nil {
+		return err
+	}
+	p.Status = ProviderPending
+	return nil
 }
