@@ -138,9 +138,14 @@ func TestACSRejectsHostileResponses(t *testing.T) {
 	}
 	// Org B's IdP asserting the email of org A's owner at org B: never signed in as
 	// that account, never linked without the account owner's proof.
+	// (Unsolicited, so it cannot even start a link: the link would land in whichever
+	// browser the attacker pushed the response into.)
 	res := postToACS(e.a.Client(t), "beta", idpB.Response(t, spB, user("mallory-idp-1", "owner@example.com"), samltest.Options{}), "")
-	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/link/") {
+	if res.Status != http.StatusForbidden || !strings.Contains(res.Text(`[data-testid="sso-error"]`), "sign in from the organization's login page") {
 		t.Fatalf("B asserting A's owner: %d %s", res.Status, res.Location)
+	}
+	if n := count(t, e.a, "SELECT count(*) FROM pending_links"); n != 0 {
+		t.Fatal("an unsolicited response started a link")
 	}
 	if got := rowCounts(t, e.a); got["live sessions"] != before["live sessions"] || got["auth_identities"] != before["auth_identities"] {
 		t.Fatalf("B's assertion signed in or linked A's owner: %v", got)

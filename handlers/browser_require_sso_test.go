@@ -138,7 +138,8 @@ func TestBrowserRequireSSO(t *testing.T) {
 		members[m.email] = c
 	}
 	lena := members[lenaEmail]
-	res := postToACS(lena, "acme", idp.Response(t, samlsp.NewSP(a.BaseURL, "acme"), lenaIdP, samltest.Options{}), "")
+	relay, reqID := authnRequest(t, lena.Post("/auth/login/acme/", nil)) // SP-initiated: only then can she link
+	res := postToACS(lena, "acme", idp.Response(t, samlsp.NewSP(a.BaseURL, "acme"), lenaIdP, samltest.Options{InResponseTo: reqID}), relay)
 	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/link/") {
 		t.Fatalf("Lena's SSO sign-in: %d %s\n%s", res.Status, res.Location, res.Body)
 	}

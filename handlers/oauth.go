@@ -54,6 +54,7 @@ func (h *Handler) startOAuth(c *fiber.Ctx, org *models.Organization, p *models.A
 	if err != nil {
 		return "", err
 	}
+	h.Sessions.Put(c.UserContext(), keySSOFlow, models.HashToken(st.State))
 	if p.Kind == models.KindGoogle {
 		return h.Google.AuthURL(c.UserContext(), st.State, st.Nonce, st.Verifier, p.Config.Domains)
 	}
@@ -125,7 +126,8 @@ func (h *Handler) oauthCallback(c *fiber.Ctx) error {
 	if id.Login != "" {
 		ident.Attributes["login"] = []string{id.Login}
 	}
-	out, err := models.CompleteSSO(ctx, h.DB.Bun, h.Mailer, org, p, &models.SSOStart{Purpose: st.Purpose, UserID: st.UserID}, ident, next, c.IP())
+	start := &models.SSOStart{Purpose: st.Purpose, UserID: st.UserID, Flow: models.HashToken(st.State)}
+	out, err := models.CompleteSSO(ctx, h.DB.Bun, h.Mailer, org, p, start, ident, next, c.IP())
 	return h.finishSSO(c, org, p, attempt, out, err, "", next, st.Purpose == models.PurposeActivate, fail)
 }
 

@@ -173,7 +173,7 @@ func TestOwnerFallbackAndReminderEmails(t *testing.T) {
 	// linked@ links through SSO; a reminder now reaches only the unlinked.
 	e := &ssoEnv{t: t, a: a, owner: owner, idp: idp, sp: samlsp.NewSP(a.BaseURL, "acme")}
 	lc := a.Client(t)
-	res := e.post(lc, idp.Response(t, e.sp, user("linked-idp", "linked@example.com"), samltest.Options{}), "")
+	res := e.answer(lc, lc.Post("/auth/login/acme/", nil), user("linked-idp", "linked@example.com"))
 	lc.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}})
 	page := owner.Get("/settings/acme/auth/")
 	if page.Text(`[data-testid="unlinked-count"]`) != "3" || !page.Has(`[data-testid="no-owner-linked"]`) {
@@ -205,7 +205,7 @@ func TestOwnerFallbackAndReminderEmails(t *testing.T) {
 	}
 	// Once another owner links, the unlinked owner must use SSO too.
 	coOwner.Get("/auth/login/")
-	res = e.post(coOwner, idp.Response(t, e.sp, user("co-idp", "co@example.com"), samltest.Options{}), "")
+	res = e.answer(coOwner, coOwner.Post("/auth/login/acme/", nil), user("co-idp", "co@example.com"))
 	if !strings.HasPrefix(res.Location, "/auth/link/") {
 		var reasons []string
 		_ = a.DB.Bun.NewRaw("SELECT reason || ': ' || hint FROM sso_signins ORDER BY id").Scan(context.Background(), &reasons)

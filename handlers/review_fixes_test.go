@@ -85,3 +85,26 @@ func TestReplacingTheIdPResetsTrust(t *testing.T) {
 		t.Fatal("the new IdP signed in as the owner")
 	}
 }
+
+// An attacker who pushes their own sign-in's response into a victim's browser cannot
+// get the victim to link: the link belongs to the session that started the sign-in.
+func TestPushedLinkIsRefused(t *testing.T) {
+	e := newSSOEnv(t, true)
+	victim := signUp(t, e.a, "victim@example.com")
+	attacker := e.a.Client(t)
+	relay, id := authnRequest(t, attacker.Post("/auth/login/acme/", nil))
+	raw := e.idp.Response(t, e.sp, user("evil-1", "victim@example.com"), samltest.Options{InResponseTo: id})
+	res := e.post(victim, raw, relay) // the auto-submitting form runs in the victim's browser
+	if !strings.HasPrefix(res.Location, "/auth/link/") {
+		t.Fatalf("ACS: %d %s", res.Status, res.Location)
+	}
+	if page := victim.Get(res.Location); page.Status != http.StatusNotFound {
+		t.Fatalf("the victim's browser got the link page: %d", page.Status)
+	}
+	if res := victim.Post(res.Location, url.Values{"method": {"session"}}); res.Status == http.StatusSeeOther {
+		t.Fatal("the victim's session confirmed the attacker's link")
+	}
+	if n := count(t, e.a, "SELECT count(*) FROM auth_identities WHERE idp_user_id = 'evil-1'"); n != 0 {
+		t.Fatal("linked")
+	}
+}

@@ -117,7 +117,9 @@ func (h *Handler) startSSO(c *fiber.Ctx, org *models.Organization, p *models.Aut
 		if settings, err = h.samlSettings(org, p); err != nil {
 			return err
 		}
-		redirect, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next)
+		var flow string
+		redirect, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next)
+		h.Sessions.Put(c.UserContext(), keySSOFlow, flow)
 	}
 	if err != nil {
 		return err
@@ -301,6 +303,10 @@ func detailOf(err error) string {
 	}
 	return err.Error()
 }
+
+// keySSOFlow is the sign-in this session started last (HashToken of its RelayState or
+// OAuth state): only this session may complete a link that sign-in needs.
+const keySSOFlow = "sso_flow"
 
 // Session keys for SP-initiated logout (SPEC §3.6 Beyond): the org and NameID of the
 // session's last SSO.

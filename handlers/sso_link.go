@@ -15,7 +15,7 @@ import (
 // linking").
 
 func (h *Handler) linkView(c *fiber.Ctx, token string) (pages.LinkView, error) {
-	l, err := models.GetPendingLink(c.UserContext(), h.DB.Bun, token, copyString(c.Cookies(linkCookie)))
+	l, err := models.GetPendingLink(c.UserContext(), h.DB.Bun, token, copyString(c.Cookies(linkCookie)), h.ssoFlow(c))
 	if err != nil {
 		return pages.LinkView{}, err
 	}
@@ -56,6 +56,7 @@ func (h *Handler) link(c *fiber.Ctx) error {
 	if c.FormValue("method") == "session" && currentUser(c) != nil {
 		proof = models.LinkProof{SignedInUserID: currentUser(c).ID}
 	}
+	proof.Flow = h.ssoFlow(c)
 	return h.finishLink(c, token, proof)
 }
 
@@ -88,7 +89,7 @@ func (h *Handler) finishLink(c *fiber.Ctx, token string, proof models.LinkProof)
 
 func (h *Handler) linkEmail(c *fiber.Ctx) error {
 	token := copyString(c.Params("token"))
-	err := models.SendLinkEmail(c.UserContext(), h.DB.Bun, h.Mailer, token, copyString(c.Cookies(linkCookie)))
+	err := models.SendLinkEmail(c.UserContext(), h.DB.Bun, h.Mailer, token, copyString(c.Cookies(linkCookie)), h.ssoFlow(c))
 	if errors.Is(err, models.ErrLinkInvalid) {
 		return h.linkInvalid(c)
 	}
@@ -105,5 +106,10 @@ func (h *Handler) linkEmail(c *fiber.Ctx) error {
 
 // linkConfirm is the emailed one-time link; it works in the browser that signed in.
 func (h *Handler) linkConfirm(c *fiber.Ctx) error {
-	return h.finishLink(c, "", models.LinkProof{EmailToken: copyString(c.Params("token"))})
+	return h.finishLink(c, "", models.LinkProof{EmailToken: copyString(c.Params("token")), Flow: h.ssoFlow(c)})
+}
+
+// ssoFlow is the sign-in this browser session started last ("" when none).
+func (h *Handler) ssoFlow(c *fiber.Ctx) string {
+	return h.Sessions.GetString(c.UserContext(), keySSOFlow)
 }

@@ -33,13 +33,14 @@ type PendingLink struct {
 	EmailTokenHash *string        `bun:"email_token_hash"`
 	ExpiresAt      time.Time      `bun:"expires_at"`
 	UsedAt         *time.Time     `bun:"used_at"`
+	Flow           string         `bun:"flow"`
 }
 
-func createPendingLink(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, u *User, id SSOIdentity, next string) (token, browser string, err error) {
+func createPendingLink(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, u *User, id SSOIdentity, next, flow string) (token, browser string, err error) {
 	token, tokenHash := newToken()
 	browser, browserHash := newToken()
 	l := &PendingLink{TokenHash: tokenHash, BrowserHash: browserHash, OrgID: org.ID, ProviderID: p.ID, UserID: u.ID,
-		IDPUserID: id.ID, NameID: id.NameID, Email: id.Email, Attributes: identityAttributes(id.Attributes), NextPath: next,
+		IDPUserID: id.ID, NameID: id.NameID, Email: id.Email, Attributes: identityAttributes(id.Attributes), NextPath: next, Flow: flow,
 		ExpiresAt: time.Now().Add(PendingLinkLifetime)}
 	if _, err := tx.NewInsert().Model(l).Exec(ctx); err != nil {
 		return "", "", fmt.Errorf("store pending link: %w", err)
@@ -57,11 +58,12 @@ type PendingLinkView struct {
 	UserID int64
 }
 
-// GetPendingLink returns the link for token, only in the browser it was made for.
-func GetPendingLink(ctx context.Context, db bun.IDB, token, browser string) (*PendingLinkView, error) {
+// GetPendingLink returns the link for token, only in the browser it was made for and
+// only to the session that started the sign-in (flow).
+func GetPendingLink(ctx context.Context, db bun.IDB, token, browser, flow string) (*PendingLinkView, error) {
 	l := new(PendingLink)
-	err := db.NewSelect().Model(l).Where("token_hash = ? AND browser_hash = ? AND used_at IS NULL AND expires_at > now()",
-		HashToken(token), HashToken(browser)).Scan(ctx)
+	err := db.NewSelect().Model(l).Where("token_hash = ? AND browser_hash = ? AND flow = ? AND flow <> '' AND used_at IS NULL AND expires_at > now()",
+		HashToken(token), HashToken(browser), flow).Scan(ctx)
 	if err != nil {
 		return nil, ErrLinkInvalid
 	}
@@ -73,12 +75,12 @@ func GetPendingLink(ctx context.Context, db bun.IDB, token, browser string) (*Pe
 }
 
 // SendLinkEmail emails a one-time confirmation link for the pending link to the
-// account's address. It works in the same browser only.
-func SendLinkEmail(ctx context.Context, db bun.IDB, mailer *Mailer, token, browser string) error {
+// account's address. It works in the same browser and session only.
+func SendLinkEmail(ctx context.Context, db bun.IDB, mailer *Mailer, token, browser, flow string) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		l := new(PendingLink)
-		err := tx.NewSelect().Model(l).Where("token_hash = ? AND browser_hash = ? AND used_at IS NULL AND expires_at > now()",
-			HashToken(token), HashToken(browser)).For("UPDATE").Scan(ctx)
+		err := tx.NewSelect().Model(l).Where("token_hash = ? AND browser_hash = ? AND flow = ? AND flow <> '' AND used_at IS NULL AND expires_at > now()",
+			HashToken(token), HashToken(browser), flow).For("UPDATE").Scan(ctx)
 		if err != nil {
 			return ErrLinkInvalid
 		}
@@ -97,6 +99,7 @@ func SendLinkEmail(ctx context.Context, db bun.IDB, mailer *Mailer, token, brows
 
 // LinkProof says how the account's owner proved it.
 type LinkProof struct {
+	Flow           string // the session's sign-in flow (must be the link's)
 	SignedInUserID int64  // the browser is signed in as the account
 	Password       string // or the account's password
 	EmailToken     string // or the one-time emailed link
@@ -112,7 +115,8 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 	var next, nameID string
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		l := new(PendingLink)
-		q := tx.NewSelect().Model(l).Where("browser_hash = ? AND used_at IS NULL AND expires_at > now()", HashToken(browser)).For("UPDATE")
+		q := tx.NewSelect().Model(l).Where("browser_hash = ? AND flow = ? AND flow <> '' AND used_at IS NULL AND expires_at > now()",
+			HashToken(browser), proof.Flow).For("UPDATE")
 		if proof.EmailToken != "" {
 			q.Where("email_token_hash = ?", HashToken(proof.EmailToken))
 		} else {

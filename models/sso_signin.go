@@ -37,12 +37,13 @@ type SAMLRequest struct {
 }
 
 // StartSAML records a new request for org and returns the IdP URL to send the
-// browser to. userID is who started it (required to activate); next is a local path.
-func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, purpose string, userID int64, next string) (string, error) {
-	relay, _ := newToken()
+// browser to and the flow id the starting session keeps (see SSOStart.Flow). userID is
+// who started it (required to activate); next is a local path.
+func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, purpose string, userID int64, next string) (string, string, error) {
+	relay, flow := newToken()
 	redirect, requestID, err := samlsp.AuthnRequest(s, relay)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	r := &SAMLRequest{RelayState: relay, OrgID: orgID, RequestID: requestID, Purpose: purpose, NextPath: next,
 		ExpiresAt: time.Now().Add(SAMLRequestLifetime)}
@@ -50,9 +51,9 @@ func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, 
 		r.UserID = &userID
 	}
 	if _, err := db.NewInsert().Model(r).Exec(ctx); err != nil {
-		return "", fmt.Errorf("store SAML request: %w", err)
+		return "", "", fmt.Errorf("store SAML request: %w", err)
 	}
-	return redirect, nil
+	return redirect, flow, nil
 }
 
 // TakeSAMLRequest consumes the request state of relayState for org: it works once,
@@ -115,6 +116,9 @@ type SSOIdentity struct {
 type SSOStart struct {
 	Purpose string
 	UserID  *int64
+	// Flow identifies the sign-in (HashToken of its RelayState or OAuth state); the
+	// browser session that started it holds the same value.
+	Flow string
 }
 
 // SAMLIdentity is the identity of a validated assertion.
@@ -143,7 +147,7 @@ func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, mailer *Mailer, org *Or
 		}
 		var start *SSOStart
 		if req != nil {
-			start = &SSOStart{Purpose: req.Purpose, UserID: req.UserID}
+			start = &SSOStart{Purpose: req.Purpose, UserID: req.UserID, Flow: HashToken(req.RelayState)}
 		}
 		out, err = completeSSO(ctx, tx, mailer, org, p, start, SAMLIdentity(a, id), next, ip)
 		return err
@@ -173,7 +177,11 @@ func completeSSO(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organizati
 	if !p.Active() {
 		return nil, &SSOError{Reason: ReasonNoProvider, Message: samlsp.MsgNoSSO, Hint: "The provider is not active yet: the owner must finish setup."}
 	}
-	return signInIdentity(ctx, tx, org, p, id, next, ip)
+	flow := ""
+	if start != nil {
+		flow = start.Flow
+	}
+	return signInIdentity(ctx, tx, org, p, id, next, flow, ip)
 }
 
 func identityAttributes(attrs map[string][]string) map[string]any {
@@ -241,7 +249,7 @@ func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User
 	return audit(ctx, tx, org.ID, System("SSO just-in-time"), EventMemberJoined, u.Email, map[string]any{"role": jit.Role, "via": "SSO just-in-time"})
 }
 
-func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
+func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string) (*SSOOutcome, error) {
 	var userID int64
 	err := tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
 	if err == nil {
@@ -265,8 +273,14 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	}
 	existing, err := UserByEmail(ctx, tx, id.Email)
 	if err == nil {
-		// Never linked on the email alone: the account's owner proves it first.
-		token, browser, err := createPendingLink(ctx, tx, org, p, existing, id, next)
+		// Never linked on the email alone: the account's owner proves it first, in
+		// the browser that started this sign-in. An unsolicited (IdP-initiated)
+		// response has no such browser: it could be pushed into anyone's.
+		if flow == "" {
+			return nil, &SSOError{Reason: "link_needs_login_page", Message: "An account with this email address already exists. To link it, sign in from the organization's login page.",
+				Hint: "An IdP-initiated sign-in cannot link an existing account; the person must start from the Login URL."}
+		}
+		token, browser, err := createPendingLink(ctx, tx, org, p, existing, id, next, flow)
 		if err != nil {
 			return nil, err
 		}
