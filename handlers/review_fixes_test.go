@@ -108,3 +108,27 @@ func TestPushedLinkIsRefused(t *testing.T) {
 		t.Fatal("linked")
 	}
 }
+
+// An account an IdP created just in time, later claimed through a password reset by
+// the mailbox's owner, keeps no IdP link (pre-account hijacking).
+func TestClaimingAJITAccountDropsItsLinks(t *testing.T) {
+	e := newSSOEnv(t, true)
+	c := e.a.Client(t)
+	e.answer(c, c.Post("/auth/login/acme/", nil), user("jit-1", "jit@example.com"))
+	if n := count(t, e.a, "SELECT count(*) FROM auth_identities WHERE idp_user_id = 'jit-1'"); n != 1 {
+		t.Fatal("no JIT link")
+	}
+	owner := e.a.Client(t)
+	owner.Get("/auth/password/reset/")
+	owner.Post("/auth/password/reset/", url.Values{"email": {"jit@example.com"}})
+	var token string
+	if err := e.a.DB.Bun.NewRaw(`SELECT args->'data'->>'token' FROM river_job WHERE args->>'template' = 'password_reset'`).Scan(t.Context(), &token); err != nil {
+		t.Fatal(err)
+	}
+	if res := owner.Post("/auth/password/reset/"+token+"/", url.Values{"password": {"my own password"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("reset: %d", res.Status)
+	}
+	if n := count(t, e.a, "SELECT count(*) FROM auth_identities WHERE idp_user_id = 'jit-1'"); n != 0 {
+		t.Fatal("the IdP link survived the mailbox owner's claim")
+	}
+}

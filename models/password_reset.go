@@ -72,6 +72,21 @@ func ResetPassword(ctx context.Context, db bun.IDB, token, password string) (*Us
 		if err != nil {
 			return ErrResetLinkInvalid
 		}
+		before, err := GetUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if before.PasswordHash == nil && !before.EmailVerified {
+			// An account an IdP created just in time, claimed now by the mailbox's
+			// owner: the IdP links made before anyone proved the mailbox go (the
+			// person links again, with proof, from their org's login page).
+			if _, err := tx.NewRaw("DELETE FROM auth_identities WHERE user_id = ?", userID).Exec(ctx); err != nil {
+				return err
+			}
+			if _, err := tx.NewRaw("UPDATE members SET sso_linked = false WHERE user_id = ?", userID).Exec(ctx); err != nil {
+				return err
+			}
+		}
 		if err := setPassword(ctx, tx, userID, password); err != nil {
 			return err
 		}
