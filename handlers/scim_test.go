@@ -460,3 +460,23 @@ func TestSCIMBadInput(t *testing.T) {
 		t.Fatalf("oversized: %d %s", res.StatusCode, raw)
 	}
 }
+
+// A deactivated member with a password session loses the org at once, while the
+// session itself (other orgs, the account page) stays: one org's IdP cannot sign a
+// person out of everything.
+func TestSCIMDeactivationScope(t *testing.T) {
+	e := newSCIMEnv(t)
+	dan := inviteAndJoin(t, e.a, e.owner, "dan@example.com", "member")
+	if dan.Get("/organizations/acme/").Status != 200 {
+		t.Fatal("dan has no access")
+	}
+	r := e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "dan@example.com"`), nil)
+	id := fmt.Sprint(resources(t, r)[0]["id"])
+	e.do("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`)
+	if res := dan.Get("/organizations/acme/"); res.Status != http.StatusNotFound {
+		t.Fatalf("deactivated member reached the org: %d", res.Status)
+	}
+	if res := dan.Get("/account/"); res.Status != 200 {
+		t.Fatalf("the whole session ended: %d", res.Status)
+	}
+}

@@ -388,7 +388,10 @@ func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 	return out, err
 }
 
-// setMemberActive deactivates (access and sessions end at once) or reactivates a member.
+// setMemberActive deactivates or reactivates a member. A deactivated member loses
+// access at once (memberships must be active); the sessions that signed in through this
+// org's SSO end too. Their other sessions stay: one org's IdP cannot sign a person out
+// of the other orgs they belong to.
 func setMemberActive(ctx context.Context, tx bun.Tx, orgID int64, actor Actor, row *scimMember, active bool) error {
 	if !active && row.Role == RoleOwner {
 		n, err := countOwners(ctx, tx, orgID)
@@ -406,7 +409,7 @@ func setMemberActive(ctx context.Context, tx bun.Tx, orgID int64, actor Actor, r
 	if !active {
 		event = EventMemberDeactivated
 		if row.UserID != nil {
-			if _, err := RevokeUserSessions(ctx, tx, *row.UserID, ""); err != nil {
+			if _, err := RevokeSSOSessions(ctx, tx, orgID, *row.UserID); err != nil {
 				return err
 			}
 		}
@@ -436,7 +439,7 @@ func DeleteSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, i
 			return err
 		}
 		if row.UserID != nil {
-			if _, err := RevokeUserSessions(ctx, tx, *row.UserID, ""); err != nil {
+			if _, err := RevokeSSOSessions(ctx, tx, orgID, *row.UserID); err != nil {
 				return err
 			}
 		}
