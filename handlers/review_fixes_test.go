@@ -79,6 +79,11 @@ func TestReplacingTheIdPResetsTrust(t *testing.T) {
 	if n := count(t, e.a, "SELECT count(*) FROM auth_identities") + count(t, e.a, "SELECT count(*) FROM auth_providers WHERE status = 'active'"); n != 0 {
 		t.Fatalf("links or active status survived: %d", n)
 	}
+	// The owner, linked before, now shows as "invalid" on the members page.
+	row := e.owner.Get("/settings/acme/members/").Doc.Find(`[data-testid="member-row"][data-email="owner@example.com"]`)
+	if !strings.Contains(row.Text(), "invalid") {
+		t.Fatalf("owner's SSO status: %q", row.Text())
+	}
 	evilSP := e.sp
 	c := e.a.Client(t)
 	if res := postToACS(c, "acme", evil.Response(t, evilSP, user("owner-1", "owner@example.com"), samltest.Options{}), ""); res.Status == http.StatusSeeOther {

@@ -364,7 +364,8 @@ func resetProviderTrust(ctx context.Context, tx bun.Tx, p *AuthProvider) error {
 			return err
 		}
 	}
-	if _, err := tx.NewRaw("UPDATE members SET sso_linked = false WHERE org_id = ?", p.OrgID).Exec(ctx); err != nil {
+	// Members who were linked show as "invalid" until they sign in through the new IdP.
+	if _, err := tx.NewRaw("UPDATE members SET sso_invalid = sso_linked, sso_linked = false WHERE org_id = ?", p.OrgID).Exec(ctx); err != nil {
 		return err
 	}
 	if _, err := tx.NewRaw("UPDATE auth_providers SET status = 'pending', activated_at = NULL WHERE id = ?", p.ID).Exec(ctx); err != nil {
