@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -13,13 +12,6 @@ import (
 	"gatehouse/models/sessionstore"
 	"gatehouse/views/components"
 	"gatehouse/views/pages"
-)
-
-// Login attempts allowed per window, per address and per account.
-const (
-	loginWindow      = 15 * time.Minute
-	loginLimitPerIP  = 30
-	loginLimitPerAcc = 10
 )
 
 // signIn starts a session for u: a new token (no fixation), the user, and what the
@@ -141,20 +133,14 @@ func (h *Handler) login(c *fiber.Ctx) error {
 		}
 		return h.render(c, http.StatusUnprocessableEntity, pages.Login(h.page(c, "Log in"), f))
 	}
-	for _, key := range []string{"login:ip:" + c.IP(), "login:email:" + strings.ToLower(f.Email)} {
-		limit := loginLimitPerIP
-		if strings.HasPrefix(key, "login:email:") {
-			limit = loginLimitPerAcc
-		}
-		ok, retry, err := models.Allow(ctx, h.DB.Bun, key, limit, loginWindow)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
-			f.Errors = components.Errors{"_form": fmt.Sprintf("Too many login attempts. Try again in %d minutes.", int(retry.Minutes())+1)}
-			return h.render(c, http.StatusTooManyRequests, pages.Login(h.page(c, "Log in"), f))
-		}
+	ok, retry, err := models.AllowPasswordAttempt(ctx, h.DB.Bun, f.Email, c.IP())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
+		f.Errors = components.Errors{"_form": fmt.Sprintf("Too many login attempts. Try again in %d minutes.", int(retry.Minutes())+1)}
+		return h.render(c, http.StatusTooManyRequests, pages.Login(h.page(c, "Log in"), f))
 	}
 	u, err := models.Authenticate(ctx, h.DB.Bun, f.Email, c.FormValue("password"))
 	if errors.Is(err, models.ErrBadCredentials) {
@@ -207,7 +193,7 @@ func (h *Handler) forgotPage(c *fiber.Ctx) error {
 func (h *Handler) forgot(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	f := pages.AuthForm{Email: strings.TrimSpace(c.FormValue("email"))}
-	ok, _, err := models.Allow(ctx, h.DB.Bun, "reset:ip:"+c.IP(), loginLimitPerIP, loginWindow)
+	ok, _, err := models.Allow(ctx, h.DB.Bun, "reset:ip:"+c.IP(), models.PasswordLimitPerIP, models.PasswordWindow)
 	if err != nil {
 		return err
 	}

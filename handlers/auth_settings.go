@@ -26,11 +26,48 @@ func (h *Handler) authSettings(c *fiber.Ctx) error {
 	return h.renderAuthSettings(c, http.StatusOK, nil, "")
 }
 
-// attemptsPerPage and maxAttempts page the Recent sign-ins list (SPEC §3.9).
+// The Auth page's logs (recent sign-ins, SPEC §3.9; the SCIM provisioning log) show
+// their last logMax entries, logPerPage at a time.
 const (
-	attemptsPerPage = 50
-	maxAttempts     = 200
+	logPerPage = 50
+	logMax     = 200
 )
+
+// logPage is one page of such a log: its number comes from the query parameter param.
+type logPage struct {
+	no                  int
+	param, base, anchor string
+}
+
+func newLogPage(c *fiber.Ctx, param, base, anchor string) logPage {
+	no, _ := strconv.Atoi(c.Query(param))
+	if no < 1 || no > logMax/logPerPage {
+		no = 1
+	}
+	return logPage{no: no, param: param, base: base, anchor: anchor}
+}
+
+// limit asks for one row more than a page, to know whether another follows.
+func (p logPage) limit() int  { return logPerPage + 1 }
+func (p logPage) offset() int { return (p.no - 1) * logPerPage }
+
+func (p logPage) url(no int) string {
+	return p.base + "?" + p.param + "=" + strconv.Itoa(no) + p.anchor
+}
+
+// pageOf trims rows to the page and returns the previous and next page links.
+func pageOf[T any](p logPage, rows []T) (page []T, prev, next string) {
+	if len(rows) > logPerPage {
+		rows = rows[:logPerPage]
+		if p.no*logPerPage < logMax {
+			next = p.url(p.no + 1)
+		}
+	}
+	if p.no > 1 {
+		prev = p.url(p.no - 1)
+	}
+	return rows, prev, next
+}
 
 // renderAuthSettings shows the Auth page; form, when set, replaces General Settings'
 // stored values (a rejected submission with its errors); newToken is a SCIM token
@@ -62,23 +99,11 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 			v.CertInfo = append(v.CertInfo, pages.CertInfo{Subject: c.Subject.String(), Fingerprint: samlsp.Fingerprint(c.Raw),
 				Expires: c.NotAfter.UTC().Format("2006-01-02"), Warning: time.Until(c.NotAfter) < 30*24*time.Hour})
 		}
-		pageNo, _ := strconv.Atoi(c.Query("signins"))
-		if pageNo < 1 || pageNo > maxAttempts/attemptsPerPage {
-			pageNo = 1
-		}
-		if v.Attempts, err = models.ListSSOAttempts(ctx, h.DB.Bun, org.ID, attemptsPerPage+1, (pageNo-1)*attemptsPerPage); err != nil {
+		pg := newLogPage(c, "signins", "/settings/"+org.Slug+"/auth/", "#recent-sign-ins")
+		if v.Attempts, err = models.ListSSOAttempts(ctx, h.DB.Bun, org.ID, pg.limit(), pg.offset()); err != nil {
 			return err
 		}
-		base := "/settings/" + org.Slug + "/auth/?signins="
-		if len(v.Attempts) > attemptsPerPage {
-			v.Attempts = v.Attempts[:attemptsPerPage]
-			if pageNo*attemptsPerPage < maxAttempts {
-				v.AttemptsNext = base + strconv.Itoa(pageNo+1) + "#recent-sign-ins"
-			}
-		}
-		if pageNo > 1 {
-			v.AttemptsPrev = base + strconv.Itoa(pageNo-1) + "#recent-sign-ins"
-		}
+		v.Attempts, v.AttemptsPrev, v.AttemptsNext = pageOf(pg, v.Attempts)
 		v.Settings = pages.SettingsForm{RequireSSO: p.RequireSSO, DefaultRole: string(org.DefaultRole),
 			SSOSessionHours: strconv.Itoa(p.SSOSessionHours), AllowIdPInitiated: p.AllowIdPInitiated, SCIMEnabled: p.SCIMEnabled}
 		if p.SCIMEnabled {
@@ -258,8 +283,6 @@ func (h *Handler) scimBaseURL(org *models.Organization) string {
 	return h.baseURL() + "/api/0/organizations/" + org.Slug + "/scim/v2"
 }
 
-const scimLogPerPage = 50
-
 func (h *Handler) scimView(c *fiber.Ctx, v *pages.AuthView, org *models.Organization, newToken string) error {
 	ctx := c.UserContext()
 	v.SCIMBaseURL, v.NewSCIMToken = h.scimBaseURL(org), newToken
@@ -267,23 +290,11 @@ func (h *Handler) scimView(c *fiber.Ctx, v *pages.AuthView, org *models.Organiza
 	if v.SCIMTokens, err = models.ListSCIMTokens(ctx, h.DB.Bun, org.ID); err != nil {
 		return err
 	}
-	pageNo, _ := strconv.Atoi(c.Query("scimlog"))
-	if pageNo < 1 || pageNo > maxAttempts/scimLogPerPage {
-		pageNo = 1
-	}
-	if v.SCIMLog, err = models.ListSCIMRequests(ctx, h.DB.Bun, org.ID, scimLogPerPage+1, (pageNo-1)*scimLogPerPage); err != nil {
+	pg := newLogPage(c, "scimlog", "/settings/"+org.Slug+"/auth/", "#provisioning-log")
+	if v.SCIMLog, err = models.ListSCIMRequests(ctx, h.DB.Bun, org.ID, pg.limit(), pg.offset()); err != nil {
 		return err
 	}
-	base := "/settings/" + org.Slug + "/auth/?scimlog="
-	if len(v.SCIMLog) > scimLogPerPage {
-		v.SCIMLog = v.SCIMLog[:scimLogPerPage]
-		if pageNo*scimLogPerPage < maxAttempts {
-			v.SCIMLogNext = base + strconv.Itoa(pageNo+1) + "#provisioning-log"
-		}
-	}
-	if pageNo > 1 {
-		v.SCIMLogPrev = base + strconv.Itoa(pageNo-1) + "#provisioning-log"
-	}
+	v.SCIMLog, v.SCIMLogPrev, v.SCIMLogNext = pageOf(pg, v.SCIMLog)
 	return nil
 }
 

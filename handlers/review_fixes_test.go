@@ -137,3 +137,22 @@ func TestClaimingAJITAccountDropsItsLinks(t *testing.T) {
 		t.Fatal("the IdP link survived the mailbox owner's claim")
 	}
 }
+
+// Recent sign-ins show 50 per page, the last 200 at most.
+func TestRecentSignInsPaging(t *testing.T) {
+	e := newSSOEnv(t, true)
+	if _, err := e.a.DB.Bun.NewRaw(`INSERT INTO sso_signins (org_id, outcome, reason) SELECT 1, 'failure', 'r' || i FROM generate_series(1, 260) i`).Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	p1 := e.owner.Get("/settings/acme/auth/")
+	if n := p1.Doc.Find(`[data-testid="sso-attempt"]`).Length(); n != 50 || !p1.Has(`[data-testid="next-page"]`) || p1.Has(`[data-testid="prev-page"]`) {
+		t.Fatalf("page 1: %d rows", n)
+	}
+	p4 := e.owner.Get("/settings/acme/auth/?signins=4")
+	if n := p4.Doc.Find(`[data-testid="sso-attempt"]`).Length(); n != 50 || p4.Has(`[data-testid="next-page"]`) || !p4.Has(`[data-testid="prev-page"]`) {
+		t.Fatalf("page 4 (the last of 200): %d rows", n)
+	}
+	if p := p4.Doc.Find(`[data-testid="prev-page"]`).AttrOr("href", ""); p != "/settings/acme/auth/?signins=3#recent-sign-ins" {
+		t.Fatalf("prev link %q", p)
+	}
+}

@@ -146,15 +146,14 @@ func countOwners(ctx context.Context, tx bun.IDB, orgID int64) (int64, error) {
 // ErrLastOwner is returned when a change would leave the org without an owner.
 var ErrLastOwner = Forbidden("An organization needs at least one owner: make someone else an owner first.")
 
-func memberLabel(ctx context.Context, db bun.IDB, m *Member) string {
+func memberLabel(m *Member) string {
+	if m.Email != "" {
+		return m.Email // kept by a trigger: the account's email, or the invited address
+	}
 	if m.InviteEmail != nil {
 		return *m.InviteEmail
 	}
-	u, err := GetUser(ctx, db, *m.UserID)
-	if err != nil {
-		return fmt.Sprintf("member %d", m.ID)
-	}
-	return u.Email
+	return fmt.Sprintf("member %d", m.ID)
 }
 
 // ChangeRole sets a member's role. Only owners grant or remove owner; the last owner
@@ -194,7 +193,7 @@ func ChangeRole(ctx context.Context, db bun.IDB, orgID int64, actor Actor, membe
 		if _, err := tx.NewUpdate().Model(m).Set("role = ?", newRole).Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update role: %w", err)
 		}
-		return audit(ctx, tx, orgID, actor, EventMemberRoleChanged, memberLabel(ctx, tx, m), map[string]any{"old": m.Role, "new": newRole})
+		return audit(ctx, tx, orgID, actor, EventMemberRoleChanged, memberLabel(m), map[string]any{"old": m.Role, "new": newRole})
 	})
 }
 
@@ -245,7 +244,7 @@ func removeMember(ctx context.Context, tx bun.Tx, orgID int64, actor Actor, m *M
 			return ErrLastOwner
 		}
 	}
-	label := memberLabel(ctx, tx, m)
+	label := memberLabel(m)
 	// team_members rows go with the member (ON DELETE CASCADE).
 	if _, err := tx.NewDelete().Model(m).WherePK().Where("org_id = ?", orgID).Exec(ctx); err != nil {
 		return fmt.Errorf("delete member: %w", err)

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -28,4 +29,28 @@ func Allow(ctx context.Context, db bun.IDB, key string, limit int, window time.D
 		retry = 0
 	}
 	return hits <= limit, retry, nil
+}
+
+// Password attempts allowed per window: per address and per account. Every place that
+// checks a password (the login form, the link page's proof) counts against the same
+// keys.
+const (
+	PasswordWindow        = 15 * time.Minute
+	PasswordLimitPerIP    = 30
+	PasswordLimitPerEmail = 10
+)
+
+// AllowPasswordAttempt counts one password attempt for email from ip and reports
+// whether it is within the limits, and else how long to wait.
+func AllowPasswordAttempt(ctx context.Context, db bun.IDB, email, ip string) (bool, time.Duration, error) {
+	for _, lim := range []struct {
+		key string
+		n   int
+	}{{"login:ip:" + ip, PasswordLimitPerIP}, {"login:email:" + strings.ToLower(NormalizeEmail(email)), PasswordLimitPerEmail}} {
+		ok, retry, err := Allow(ctx, db, lim.key, lim.n, PasswordWindow)
+		if err != nil || !ok {
+			return false, retry, err
+		}
+	}
+	return true, 0, nil
 }

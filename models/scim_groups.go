@@ -50,8 +50,7 @@ func loadGroupMembers(ctx context.Context, db bun.IDB, g *scim.Group, teamID int
 		ID    int64  `bun:"id"`
 		Email string `bun:"email"`
 	}
-	err := db.NewRaw(`SELECT m.id, coalesce(u.email, m.invite_email) AS email FROM team_members tm
-		JOIN members m ON m.id = tm.member_id LEFT JOIN users u ON u.id = m.user_id
+	err := db.NewRaw(`SELECT m.id, m.email FROM team_members tm JOIN members m ON m.id = tm.member_id
 		WHERE tm.team_id = ? ORDER BY m.id`, teamID).Scan(ctx, &rows)
 	if err != nil {
 		return fmt.Errorf("group members: %w", err)

@@ -48,7 +48,7 @@ const (
 	scimFamilySQL   = `CASE WHEN ` + scimUnnamed + ` THEN btrim(substr(` + scimAccountName + `, length(split_part(` + scimAccountName + `, ' ', 1)) + 1)) ELSE m.family_name END`
 )
 
-const scimMemberColumns = `m.id, m.user_id, coalesce(u.email, m.invite_email) AS email, coalesce(u.name, '') AS user_name,
+const scimMemberColumns = `m.id, m.user_id, m.email, coalesce(u.name, '') AS user_name,
 	m.role, m.active, m.external_id, m.given_name, m.family_name, m.display_name, m.idp_role_restricted,
 	` + scimGivenSQL + ` AS shown_given_name, ` + scimFamilySQL + ` AS shown_family_name,
 	m.created_at, m.updated_at,
@@ -428,7 +428,7 @@ func DeleteSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, i
 		if err != nil {
 			return err
 		}
-		m := &Member{ID: row.ID, OrgID: orgID, UserID: row.UserID, Role: row.Role}
+		m := &Member{ID: row.ID, OrgID: orgID, UserID: row.UserID, Role: row.Role, Email: row.Email}
 		if row.UserID == nil {
 			m.InviteEmail = &row.Email
 		}

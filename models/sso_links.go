@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -136,19 +135,15 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 				return Forbidden("You are signed in as another account. Log out, or prove the account with its password.")
 			}
 		default:
-			// The same limits as the login form: a link page must not become an
-			// unlimited password oracle.
-			for _, lim := range []struct {
-				key string
-				n   int
-			}{{"login:email:" + strings.ToLower(u.Email), 10}, {"login:ip:" + ip, 30}} {
-				ok, _, err := Allow(ctx, db, lim.key, lim.n, 15*time.Minute)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return Forbidden("Too many password attempts. Try again later, or use the emailed link.")
-				}
+			// The login form's limits: a link page must not become an unlimited
+			// password oracle (counted outside the transaction, which a wrong
+			// password rolls back).
+			ok, _, err := AllowPasswordAttempt(ctx, db, u.Email, ip)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return Forbidden("Too many password attempts. Try again later, or use the emailed link.")
 			}
 			if _, err := Authenticate(ctx, tx, u.Email, proof.Password); err != nil {
 				if errors.Is(err, ErrBadCredentials) {

@@ -61,11 +61,11 @@ type TeamMemberRow struct {
 func ListTeamMembers(ctx context.Context, db bun.IDB, orgID, teamID int64) ([]TeamMemberRow, error) {
 	var out []TeamMemberRow
 	err := db.NewSelect().TableExpr("team_members AS tm").
-		ColumnExpr("m.id AS member_id, coalesce(u.email, m.invite_email) AS email, coalesce(u.name, '') AS name, m.role").
+		ColumnExpr("m.id AS member_id, m.email, coalesce(u.name, '') AS name, m.role").
 		Join("JOIN members AS m ON m.id = tm.member_id").
 		Join("LEFT JOIN users AS u ON u.id = m.user_id").
 		Where("tm.team_id = ? AND tm.org_id = ?", teamID, orgID).
-		OrderExpr("lower(coalesce(u.email, m.invite_email))").Limit(1000).Scan(ctx, &out)
+		OrderExpr("lower(m.email)").Limit(1000).Scan(ctx, &out)
 	if err != nil {
 		return nil, fmt.Errorf("list team members: %w", err)
 	}
@@ -212,6 +212,6 @@ func RemoveTeamMember(ctx context.Context, db bun.IDB, orgID int64, actor Actor,
 		if err := tx.NewSelect().Model(m).Where("id = ? AND org_id = ?", memberID, orgID).Scan(ctx); err != nil {
 			return notFound(err, "member")
 		}
-		return audit(ctx, tx, orgID, actor, EventTeamMemberRemoved, t.Name, map[string]any{"member": memberLabel(ctx, tx, m)})
+		return audit(ctx, tx, orgID, actor, EventTeamMemberRemoved, t.Name, map[string]any{"member": memberLabel(m)})
 	})
 }

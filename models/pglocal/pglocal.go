@@ -71,6 +71,11 @@ func FindBinDir() (string, error) {
 		}
 		candidates = append(candidates, filepath.Dir(p))
 	}
+	return firstBinDir(candidates)
+}
+
+// firstBinDir is the first candidate holding both initdb and postgres.
+func firstBinDir(candidates []string) (string, error) {
 	for _, d := range candidates {
 		if isExecutable(filepath.Join(d, "postgres")) && isExecutable(filepath.Join(d, "initdb")) {
 			return d, nil

@@ -55,11 +55,3 @@ func TestStartThenAttach(t *testing.T) {
 	}
 	again.Stop()
 }
-
-func TestNoBinaries(t *testing.T) {
-	t.Setenv("PATH", t.TempDir())
-	t.Setenv("PG_BINDIR", t.TempDir())
-	if _, err := pglocal.FindBinDir(); err != nil && !strings.Contains(err.Error(), "install") {
-		t.Fatalf("error does not say what to install: %v", err)
-	}
-}
