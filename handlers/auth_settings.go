@@ -242,7 +242,7 @@ func (h *Handler) configure(c *fiber.Ctx) error {
 		Mapping: samlsp.Mapping{Identifier: f.MapID, Email: f.MapEmail, FirstName: f.MapFirst, LastName: f.MapLast}}
 	cfg, err := models.ResolveIdP(ctx, h.Fetcher, setup, time.Now())
 	if err == nil {
-		_, err = models.SaveSAMLProvider(ctx, h.DB.Bun, org.ID, actor(c), kind, cfg)
+		_, err = models.SaveSAMLProvider(ctx, h.DB.Bun, h.Mailer, org.ID, actor(c), kind, cfg)
 	}
 	if errs, ferr := formErrors(err); err != nil {
 		if ferr != nil {
@@ -301,7 +301,7 @@ func (h *Handler) scimView(c *fiber.Ctx, v *pages.AuthView, org *models.Organiza
 // createSCIMToken shows the new token on the page, once (it is never stored in clear).
 func (h *Handler) createSCIMToken(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
-	secret, _, err := models.CreateSCIMToken(c.UserContext(), h.DB.Bun, org.ID, actor(c))
+	secret, _, err := models.CreateSCIMToken(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c))
 	var forbidden *models.ForbiddenError
 	if errors.As(err, &forbidden) {
 		h.flashError(c, forbidden.Reason)
@@ -320,7 +320,7 @@ func (h *Handler) revokeSCIMToken(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := models.RevokeSCIMToken(c.UserContext(), h.DB.Bun, org.ID, actor(c), id); err != nil {
+	if err := models.RevokeSCIMToken(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c), id); err != nil {
 		return err
 	}
 	h.flash(c, "Token revoked.")
@@ -348,7 +348,7 @@ func (h *Handler) oauthConfigure(c *fiber.Ctx, org *models.Organization, kind st
 		v.Domains, v.GitHubOrg = c.FormValue("domains"), c.FormValue("github_org")
 		cfg, err := models.ResolveOAuth(models.OAuthSetup{Kind: kind, Domains: v.Domains, GitHubOrg: v.GitHubOrg})
 		if err == nil {
-			_, err = models.SaveOAuthProvider(c.UserContext(), h.DB.Bun, org.ID, actor(c), kind, cfg)
+			_, err = models.SaveOAuthProvider(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c), kind, cfg)
 		}
 		errs, ferr := formErrors(err)
 		if err != nil && ferr != nil {

@@ -111,7 +111,7 @@ func BenchmarkSCIMFilter100k(b *testing.B) {
 	if _, err := e.a.DB.Bun.NewRaw("UPDATE auth_providers SET scim_enabled = true").Exec(ctx); err != nil {
 		b.Fatal(err)
 	}
-	token, _, err := models.CreateSCIMToken(ctx, e.a.DB.Bun, 1, models.System("bench"))
+	token, _, err := models.CreateSCIMToken(ctx, e.a.DB.Bun, e.a.Handler.Mailer, 1, models.System("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}

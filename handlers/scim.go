@@ -35,7 +35,7 @@ func scimOrg(c *fiber.Ctx) *models.Organization {
 
 func scimActor(c *fiber.Ctx) models.Actor {
 	tok, _ := c.Locals(localSCIMToken).(*models.SCIMToken)
-	return models.Actor{Label: "SCIM token " + tok.Prefix + "…", IP: c.IP()}
+	return tok.Actor(c.IP())
 }
 
 // scimJSON writes v with status as application/scim+json.
@@ -105,6 +105,9 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 	tok, err := models.AuthenticateSCIM(ctx, h.DB.Bun, org.ID, strings.TrimSpace(secret))
 	if errors.Is(err, models.ErrNotFound) {
 		return unauthorized()
+	}
+	if errors.Is(err, models.ErrSCIMTokenPowerless) {
+		return scim.Errorf(http.StatusUnauthorized, "", "%s", err.Error())
 	}
 	if err != nil {
 		return h.scimFail(c, err)

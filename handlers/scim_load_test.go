@@ -42,7 +42,7 @@ func newSCIMLoad(b *testing.B) *scimLoad {
 			b.Fatal(err)
 		}
 	}
-	token, _, err := models.CreateSCIMToken(ctx, a.DB.Bun, 1, models.System("load"))
+	token, _, err := models.CreateSCIMToken(ctx, a.DB.Bun, a.Handler.Mailer, 1, models.System("load"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,6 +73,9 @@ type Actor struct {
 	UserID int64
 	Label  string
 	IP     string
+	// Channel is ChannelSCIM for a SCIM token (whose creator is UserID); otherwise a
+	// UserID is a person on the UI and zero is the operator (CLI) or the system.
+	Channel Channel
 }
 
 // System returns an actor that is not a person.

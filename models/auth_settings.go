@@ -43,6 +43,9 @@ func UpdateAuthSettings(ctx context.Context, db bun.IDB, orgID int64, actor Acto
 	}
 	var revoked int64
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := authorizeActor(ctx, tx, orgID, actor, ActAuthSettings, Target{NewRole: role}); err != nil {
+			return err
+		}
 		p := new(AuthProvider)
 		if err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx); err != nil {
 			return notFound(err, "auth provider")
@@ -190,6 +193,9 @@ func ListUnlinked(ctx context.Context, db bun.IDB, orgID int64, limit int) ([]Un
 func SendLinkReminders(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, memberID int64) (int, error) {
 	var sent int
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := authorizeActor(ctx, tx, orgID, actor, ActSendReminders, Target{}); err != nil {
+			return err
+		}
 		var err error
 		sent, err = sendLinkReminders(ctx, tx, mailer, orgID, memberID)
 		if err != nil {
@@ -233,12 +239,18 @@ func sendLinkReminders(ctx context.Context, tx bun.Tx, mailer *Mailer, orgID, me
 func DisableProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor) (int, error) {
 	var sent int
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := authorizeActor(ctx, tx, orgID, actor, ActDisableIdP, Target{}); err != nil {
+			return err
+		}
 		p := new(AuthProvider)
 		if err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx); err != nil {
 			return notFound(err, "auth provider")
 		}
 		org, err := getOrg(ctx, tx, orgID)
 		if err != nil {
+			return err
+		}
+		if err := notifyOwners(ctx, tx, mailer, orgID, actor, "disabled "+p.DisplayName()+" single sign-on"); err != nil {
 			return err
 		}
 		// Identities and pending links reference the provider and go with it.

@@ -40,12 +40,11 @@ func InviteMember(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, 
 	}
 	var m *Member
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
-		if err != nil || !me.Role.CanManageMembers() {
-			return ErrForbidden
-		}
-		if !me.Role.CanGrant(role) {
-			return Invalid("role", "Only owners can invite owners.")
+		if err := authorizeActor(ctx, tx, orgID, actor, ActInvite, Target{NewRole: role}); err != nil {
+			if errors.Is(err, ErrForbidden) && role == RoleOwner {
+				return Invalid("role", "Only owners can invite owners.")
+			}
+			return err
 		}
 		exists, err := tx.NewSelect().TableExpr("members AS m").
 			Where("m.org_id = ? AND lower(m.email) = lower(?)", orgID, email).Exists(ctx) // indexed
@@ -156,12 +155,12 @@ func pendingForUpdate(ctx context.Context, tx bun.Tx, orgID, memberID int64) (*M
 // ResendInvitation issues a new link (the old one stops working) and emails it.
 func ResendInvitation(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, memberID int64) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
-		if err != nil || !me.Role.CanManageMembers() {
-			return ErrForbidden
-		}
 		m, err := pendingForUpdate(ctx, tx, orgID, memberID)
 		if err != nil {
+			return err
+		}
+		// Resending needs the right to grant the invitation's role.
+		if err := authorizeActor(ctx, tx, orgID, actor, ActResendInvitation, memberTarget(m)); err != nil {
 			return err
 		}
 		org, err := getOrg(ctx, tx, orgID)
@@ -183,12 +182,11 @@ func ResendInvitation(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int
 // CancelInvitation deletes a pending invitation; its link stops working.
 func CancelInvitation(ctx context.Context, db bun.IDB, orgID int64, actor Actor, memberID int64) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
-		if err != nil || !me.Role.CanManageMembers() {
-			return ErrForbidden
-		}
 		m, err := pendingForUpdate(ctx, tx, orgID, memberID)
 		if err != nil {
+			return err
+		}
+		if err := authorizeActor(ctx, tx, orgID, actor, ActCancelInvitation, memberTarget(m)); err != nil {
 			return err
 		}
 		if _, err := tx.NewDelete().Model(m).WherePK().Exec(ctx); err != nil {

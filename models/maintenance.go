@@ -31,6 +31,8 @@ func (w *MaintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	for _, q := range []string{
 		"DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'",
 		"DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'",
+		"DELETE FROM email_verifications WHERE expires_at < now() - interval '1 day'",
+		"DELETE FROM sso_handoffs WHERE expires_at < now()",
 	} {
 		if _, err := w.DB.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("maintenance: %w", err)

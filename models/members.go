@@ -164,16 +164,12 @@ func ChangeRole(ctx context.Context, db bun.IDB, orgID int64, actor Actor, membe
 		return Invalid("role", "Choose one of the listed roles.")
 	}
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
-		if err != nil {
-			return ErrForbidden
-		}
 		m, err := memberForUpdate(ctx, tx, orgID, memberID)
 		if err != nil {
 			return err
 		}
-		if !me.Role.CanGrant(newRole) || !me.Role.CanGrant(m.Role) {
-			return Forbidden("Only owners can give or take away the owner role.")
+		if err := authorizeActor(ctx, tx, orgID, actor, ActChangeRole, Target{Role: m.Role, NewRole: newRole, Pending: m.Pending(), JoinedVia: m.JoinedVia}); err != nil {
+			return err
 		}
 		if m.IDPRoleRestricted {
 			return Forbidden("This member's role is managed by your identity provider.")
@@ -201,10 +197,6 @@ func ChangeRole(ctx context.Context, db bun.IDB, orgID int64, actor Actor, membe
 // remove owners; the last owner cannot be removed.
 func RemoveMember(ctx context.Context, db bun.IDB, orgID int64, actor Actor, memberID int64) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
-		if err != nil || !me.Role.CanManageMembers() {
-			return ErrForbidden
-		}
 		m, err := memberForUpdate(ctx, tx, orgID, memberID)
 		if err != nil {
 			return err
@@ -212,8 +204,8 @@ func RemoveMember(ctx context.Context, db bun.IDB, orgID int64, actor Actor, mem
 		if m.Pending() {
 			return fmt.Errorf("member is an invitation: %w", ErrNotFound)
 		}
-		if !me.Role.CanGrant(m.Role) {
-			return Forbidden("Only owners can remove an owner.")
+		if err := authorizeActor(ctx, tx, orgID, actor, ActRemoveMember, memberTarget(m)); err != nil {
+			return err
 		}
 		return removeMember(ctx, tx, orgID, actor, m, EventMemberRemoved)
 	})

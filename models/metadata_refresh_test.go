@@ -94,7 +94,7 @@ func (f *fixture) mustRegisterByURL(org *models.Organization, owner *models.User
 	if err != nil {
 		f.t.Fatalf("register by URL: %v", err)
 	}
-	p, err := models.SaveSAMLProvider(f.ctx, f.db.Bun, org.ID, actorOf(owner), "okta", cfg)
+	p, err := models.SaveSAMLProvider(f.ctx, f.db.Bun, f.mailer, org.ID, actorOf(owner), "okta", cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestDueForRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := models.SaveSAMLProvider(f.ctx, f.db.Bun, globex.ID, actorOf(owner), "saml2", cfg)
+	g, err := models.SaveSAMLProvider(f.ctx, f.db.Bun, f.mailer, globex.ID, actorOf(owner), "saml2", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

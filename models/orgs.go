@@ -16,7 +16,10 @@ type Organization struct {
 	Slug        string    `bun:"slug"`
 	Name        string    `bun:"name"`
 	DefaultRole Role      `bun:"default_role"`
-	CreatedAt   time.Time `bun:"created_at,nullzero,default:now()"`
+	// IdPTrustedBefore: a provider of this org was active once, so setting up or
+	// activating another is owner-only (SECURITY.md "Powers").
+	IdPTrustedBefore bool      `bun:"idp_trusted_before"`
+	CreatedAt        time.Time `bun:"created_at,nullzero,default:now()"`
 }
 
 // NewOrganization is the input of CreateOrganization.

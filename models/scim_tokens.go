@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,19 +26,25 @@ type SCIMToken struct {
 	CreatedAt   time.Time  `bun:"created_at,nullzero,default:now()"`
 	LastUsedAt  *time.Time `bun:"last_used_at"`
 	RevokedAt   *time.Time `bun:"revoked_at"`
+	CreatedBy   string     `bun:"-"` // the creator's email, set by AuthenticateSCIM
 }
 
 // scimTokenPrefix marks Gatehouse SCIM tokens (secret scanners can find them).
 const scimTokenPrefix = "ghscim_"
 
-// CreateSCIMToken issues a new token for org and returns it once, in clear. It is
-// refused when the org already has MaxActiveSCIMTokens active tokens.
-func CreateSCIMToken(ctx context.Context, db bun.IDB, orgID int64, actor Actor) (string, *SCIMToken, error) {
+// CreateSCIMToken issues a new token for org and returns it once, in clear. Only an
+// owner may (SECURITY.md "Powers"), only while SCIM is enabled, and at most
+// MaxActiveSCIMTokens at once. The other owners are emailed.
+func CreateSCIMToken(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor) (string, *SCIMToken, error) {
 	var secret string
 	var tok *SCIMToken
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
+		if err := authorizeActor(ctx, tx, orgID, actor, ActCreateSCIMToken, Target{}); err != nil {
 			return err
+		}
+		p := new(AuthProvider)
+		if err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx); err != nil || !p.SCIMEnabled {
+			return Forbidden("Enable SCIM in the General Settings first.")
 		}
 		n, err := tx.NewSelect().Model((*SCIMToken)(nil)).Where("org_id = ? AND revoked_at IS NULL", orgID).Count(ctx)
 		if err != nil {
@@ -55,7 +62,10 @@ func CreateSCIMToken(ctx context.Context, db bun.IDB, orgID int64, actor Actor) 
 		if _, err := tx.NewInsert().Model(tok).Returning("*").Exec(ctx); err != nil {
 			return fmt.Errorf("store SCIM token: %w", err)
 		}
-		return audit(ctx, tx, orgID, actor, EventSCIMTokenCreated, tok.Prefix+"…", nil)
+		if err := audit(ctx, tx, orgID, actor, EventSCIMTokenCreated, tok.Prefix+"…", nil); err != nil {
+			return err
+		}
+		return notifyOwners(ctx, tx, mailer, orgID, actor, "generated the SCIM token "+tok.Prefix+"…")
 	})
 	if err != nil {
 		return "", nil, err
@@ -63,16 +73,22 @@ func CreateSCIMToken(ctx context.Context, db bun.IDB, orgID int64, actor Actor) 
 	return secret, tok, nil
 }
 
-// RevokeSCIMToken ends a token of org at once.
-func RevokeSCIMToken(ctx context.Context, db bun.IDB, orgID int64, actor Actor, tokenID int64) error {
+// RevokeSCIMToken ends a token of org at once (owners only; the other owners are emailed).
+func RevokeSCIMToken(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, tokenID int64) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := authorizeActor(ctx, tx, orgID, actor, ActRevokeSCIMToken, Target{}); err != nil {
+			return err
+		}
 		tok := new(SCIMToken)
 		err := tx.NewUpdate().Model(tok).Set("revoked_at = now()").
 			Where("id = ? AND org_id = ? AND revoked_at IS NULL", tokenID, orgID).Returning("*").Scan(ctx)
 		if err != nil {
 			return notFound(err, "SCIM token")
 		}
-		return audit(ctx, tx, orgID, actor, EventSCIMTokenRevoked, tok.Prefix+"…", nil)
+		if err := audit(ctx, tx, orgID, actor, EventSCIMTokenRevoked, tok.Prefix+"…", nil); err != nil {
+			return err
+		}
+		return notifyOwners(ctx, tx, mailer, orgID, actor, "revoked the SCIM token "+tok.Prefix+"…")
 	})
 }
 
@@ -83,9 +99,14 @@ func ListSCIMTokens(ctx context.Context, db bun.IDB, orgID int64) ([]SCIMToken, 
 	return out, err
 }
 
+// ErrSCIMTokenPowerless is returned for a token whose creator is no longer an owner of
+// its org: a token never has more power than the person who made it.
+var ErrSCIMTokenPowerless = errors.New("the person who generated this SCIM token is no longer an owner of the organization: an owner must generate a new token")
+
 // AuthenticateSCIM finds the active token for secret in org (the org of the URL):
-// ErrNotFound for an unknown, revoked or other org's token. The stored hash is
-// compared in constant time, and the last use is recorded.
+// ErrNotFound for an unknown, revoked or other org's token, ErrSCIMTokenPowerless when
+// its creator is no longer an active owner. The stored hash is compared in constant
+// time, and the last use is recorded. CreatedBy is the creator's email ("" for the CLI).
 func AuthenticateSCIM(ctx context.Context, db bun.IDB, orgID int64, secret string) (*SCIMToken, error) {
 	hash := HashToken(secret)
 	tok := new(SCIMToken)
@@ -95,11 +116,35 @@ func AuthenticateSCIM(ctx context.Context, db bun.IDB, orgID int64, secret strin
 	if subtle.ConstantTimeCompare([]byte(tok.TokenHash), []byte(hash)) != 1 || tok.OrgID != orgID {
 		return nil, fmt.Errorf("SCIM token: %w", ErrNotFound)
 	}
+	if tok.CreatedByID != nil {
+		m, err := MembershipOf(ctx, db, orgID, *tok.CreatedByID)
+		if err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+		if err != nil || m.Role != RoleOwner {
+			return nil, ErrSCIMTokenPowerless
+		}
+		tok.CreatedBy = m.Email
+	}
 	if _, err := db.NewUpdate().Model(tok).Set("last_used_at = now()").WherePK().
 		Where("last_used_at IS NULL OR last_used_at < now() - interval '1 minute'").Exec(ctx); err != nil {
 		return nil, err
 	}
 	return tok, nil
+}
+
+// Actor is who acts through the token in the audit log: the token and the person
+// behind it.
+func (t *SCIMToken) Actor(ip string) Actor {
+	label := "SCIM token " + t.Prefix + "…"
+	if t.CreatedBy != "" {
+		label += " (generated by " + t.CreatedBy + ")"
+	}
+	a := Actor{Label: label, IP: ip, Channel: ChannelSCIM}
+	if t.CreatedByID != nil {
+		a.UserID = *t.CreatedByID
+	}
+	return a
 }
 
 // SetSCIMEnabled turns SCIM on or off for org's provider (SAML only). Turning it off

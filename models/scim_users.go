@@ -32,6 +32,7 @@ type scimMember struct {
 	ShownFamilyName   string    `bun:"shown_family_name"`
 	DisplayName       string    `bun:"display_name"`
 	IDPRoleRestricted bool      `bun:"idp_role_restricted"`
+	JoinedVia         string    `bun:"joined_via"`
 	CreatedAt         time.Time `bun:"created_at"`
 	UpdatedAt         time.Time `bun:"updated_at"`
 	Groups            []string  `bun:"groups,array"` // "id\x1fname"
@@ -49,7 +50,7 @@ const (
 )
 
 const scimMemberColumns = `m.id, m.user_id, m.email, coalesce(u.name, '') AS user_name,
-	m.role, m.active, m.external_id, m.given_name, m.family_name, m.display_name, m.idp_role_restricted,
+	m.role, m.active, m.external_id, m.given_name, m.family_name, m.display_name, m.idp_role_restricted, m.joined_via,
 	` + scimGivenSQL + ` AS shown_given_name, ` + scimFamilySQL + ` AS shown_family_name,
 	m.created_at, m.updated_at,
 	ARRAY(SELECT t.id::text || chr(31) || t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
@@ -218,6 +219,9 @@ func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID in
 		if err != nil {
 			return err
 		}
+		if err := Authorize(Principal{Channel: ChannelSCIM}, ActInvite, Target{NewRole: role}); err != nil {
+			return scimForbidden(err)
+		}
 		exists, err := tx.NewSelect().TableExpr("members AS m").
 			Where("m.org_id = ? AND lower(m.email) = lower(?)", orgID, email).Exists(ctx) // indexed
 		if err != nil {
@@ -255,6 +259,60 @@ func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID in
 		return nil
 	})
 	return out, err
+}
+
+// authorizeSCIMChange applies the powers rule to what a PUT or PATCH would change on
+// row (SECURITY.md "Powers"): SCIM never deactivates, re-roles or re-addresses an
+// owner or a pending owner invitation, and never touches an invitation made in the
+// UI. Sending back what is stored is no change and always allowed (IdPs re-send
+// whole resources).
+func authorizeSCIMChange(row *scimMember, next *scim.User) error {
+	t := Target{Role: row.Role, Pending: row.UserID == nil, JoinedVia: row.JoinedVia}
+	check := func(a Action, tt Target) error {
+		if err := Authorize(Principal{Channel: ChannelSCIM}, a, tt); err != nil {
+			return scimForbidden(err)
+		}
+		return nil
+	}
+	ext := ""
+	if row.ExternalID != nil {
+		ext = *row.ExternalID
+	}
+	if clip(next.Name.GivenName, 200) != row.GivenName || clip(next.Name.FamilyName, 200) != row.FamilyName ||
+		clip(next.DisplayName, 200) != row.DisplayName || next.ExternalID != ext {
+		if err := check(ActEditMemberNames, t); err != nil {
+			return err
+		}
+	}
+	if row.UserID == nil {
+		if email, err := scimEmail(next); err == nil && !strings.EqualFold(email, row.Email) {
+			if err := check(ActReaddressMember, t); err != nil {
+				return err
+			}
+		}
+	}
+	if next.OrgRole != "" && !strings.EqualFold(next.OrgRole, string(row.Role)) {
+		nt := t
+		nt.NewRole = Role(strings.ToLower(strings.TrimSpace(next.OrgRole)))
+		if err := check(ActChangeRole, nt); err != nil {
+			return err
+		}
+	}
+	if next.Active != row.Active {
+		a := ActReactivateMember
+		if !next.Active {
+			a = ActDeactivateMember
+		}
+		if err := check(a, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scimForbidden is a refusal of the powers rule as a SCIM 403.
+func scimForbidden(err error) error {
+	return scim.Errorf(http.StatusForbidden, "", "%s", err.Error())
 }
 
 func setSCIMAttributes(ctx context.Context, tx bun.Tx, memberID int64, u *scim.User) error {
@@ -331,6 +389,9 @@ func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 		}
 		next, err := change(row.stored(base))
 		if err != nil {
+			return err
+		}
+		if err := authorizeSCIMChange(row, next); err != nil {
 			return err
 		}
 		if err := setSCIMAttributes(ctx, tx, row.ID, next); err != nil {
@@ -428,9 +489,12 @@ func DeleteSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, i
 		if err != nil {
 			return err
 		}
-		m := &Member{ID: row.ID, OrgID: orgID, UserID: row.UserID, Role: row.Role, Email: row.Email}
+		m := &Member{ID: row.ID, OrgID: orgID, UserID: row.UserID, Role: row.Role, Email: row.Email, JoinedVia: row.JoinedVia}
 		if row.UserID == nil {
 			m.InviteEmail = &row.Email
+		}
+		if err := Authorize(Principal{Channel: ChannelSCIM}, ActRemoveMember, memberTarget(m)); err != nil {
+			return scimForbidden(err)
 		}
 		if err := removeMember(ctx, tx, orgID, actor, m, EventMemberRemoved); err != nil {
 			if errors.Is(err, ErrForbidden) {

@@ -115,6 +115,6 @@ func ResolveOAuth(in OAuthSetup) (*ProviderConfig, error) {
 
 // SaveOAuthProvider stores cfg as org's Google or GitHub provider: new providers are
 // pending until the owner's round trip; an active provider cannot change kind.
-func SaveOAuthProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
-	return saveProvider(ctx, db, orgID, actor, kind, cfg)
+func SaveOAuthProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
+	return saveProvider(ctx, db, mailer, orgID, actor, kind, cfg)
 }

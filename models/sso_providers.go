@@ -246,19 +246,30 @@ var ErrProviderActive = Forbidden("Disable the current provider before choosing 
 // SaveSAMLProvider stores cfg as org's SAML provider of kind. A new provider is
 // pending until the owner's round trip; an existing one keeps its status (editing an
 // active provider keeps it active, but its kind cannot change).
-func SaveSAMLProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
+//
+// Who may (SECURITY.md "Powers"): managers and owners set up an org's first provider;
+// once the org has trusted an IdP, setting up another, or changing an active one's
+// IdP, is owner-only, and the other owners are emailed.
+func SaveSAMLProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
 	if _, ok := samlsp.PresetOf(kind); !ok {
 		return nil, Invalid("kind", "Choose one of the listed providers.")
 	}
-	return saveProvider(ctx, db, orgID, actor, kind, cfg)
+	return saveProvider(ctx, db, mailer, orgID, actor, kind, cfg)
 }
 
-func saveProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
+func saveProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, kind string, cfg *ProviderConfig) (*AuthProvider, error) {
 	p := new(AuthProvider)
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx)
+		org, err := getOrg(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		err = tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx)
 		switch {
 		case errors.Is(notFound(err, ""), ErrNotFound):
+			if err := authorizeActor(ctx, tx, orgID, actor, ActConfigureIdP, Target{IdPTrustedBefore: org.IdPTrustedBefore}); err != nil {
+				return err
+			}
 			p = &AuthProvider{OrgID: orgID, Kind: kind, Status: ProviderPending, Config: *cfg, AllowIdPInitiated: true,
 				SSOSessionHours: 168, CreatedByID: &actor.UserID}
 			if actor.UserID == 0 {
@@ -267,7 +278,13 @@ func saveProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kin
 			if _, err := tx.NewInsert().Model(p).Returning("*").Exec(ctx); err != nil {
 				return fmt.Errorf("insert provider: %w", err)
 			}
-			return audit(ctx, tx, orgID, actor, EventSSOConfigured, p.DisplayName(), map[string]any{"config": configSummary(*cfg)})
+			if err := audit(ctx, tx, orgID, actor, EventSSOConfigured, p.DisplayName(), map[string]any{"config": configSummary(*cfg)}); err != nil {
+				return err
+			}
+			if org.IdPTrustedBefore {
+				return notifyOwners(ctx, tx, mailer, orgID, actor, "set up "+p.DisplayName()+" single sign-on (pending activation)")
+			}
+			return nil
 		case err != nil:
 			return err
 		}
@@ -275,32 +292,49 @@ func saveProvider(ctx context.Context, db bun.IDB, orgID int64, actor Actor, kin
 			return ErrProviderActive
 		}
 		old := p.Config
-		if p.Active() && trustChanged(old, *cfg) {
+		trust := trustChanged(old, *cfg)
+		if p.Active() && trust {
 			// A new IdP (entity ID, signing certificates or user id attribute) could
 			// assert any linked user's id: only an owner may make the change, and the
 			// provider goes back to pending with every link cleared, until an owner's
 			// round trip activates it again.
-			if actor.UserID != 0 {
-				me, err := MembershipOf(ctx, tx, orgID, actor.UserID)
-				if err != nil || me.Role != RoleOwner {
-					return Forbidden("Only an owner can change the identity provider or the user ID attribute of an active provider.")
-				}
+			if err := authorizeActor(ctx, tx, orgID, actor, ActChangeIdPTrust, Target{}); err != nil {
+				return Forbidden("Only an owner can change the identity provider or the user ID attribute of an active provider.")
 			}
 			if err := resetProviderTrust(ctx, tx, p); err != nil {
 				return err
 			}
+		} else if err := authorizeActor(ctx, tx, orgID, actor, ActConfigureIdP, Target{IdPTrustedBefore: org.IdPTrustedBefore && trust}); err != nil {
+			return err
 		}
 		p.Kind, p.Config = kind, *cfg
 		if _, err := tx.NewUpdate().Model(p).Column("kind", "config").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update provider: %w", err)
 		}
-		return audit(ctx, tx, orgID, actor, EventSSOEdited, p.DisplayName(), map[string]any{
-			"old": configSummary(old), "new": configSummary(*cfg)})
+		if err := audit(ctx, tx, orgID, actor, EventSSOEdited, p.DisplayName(), map[string]any{
+			"old": configSummary(old), "new": configSummary(*cfg)}); err != nil {
+			return err
+		}
+		if trust && org.IdPTrustedBefore {
+			return notifyOwners(ctx, tx, mailer, orgID, actor, "changed the identity provider of "+p.DisplayName()+" single sign-on")
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// markProviderActive activates p (locked by the caller) and remembers that the org
+// has trusted an IdP.
+func markProviderActive(ctx context.Context, tx bun.Tx, p *AuthProvider) error {
+	if _, err := tx.NewUpdate().Model(p).Set("status = ?", ProviderActive).Set("activated_at = now()").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	p.Status = ProviderActive
+	_, err := tx.NewRaw("UPDATE organizations SET idp_trusted_before = true WHERE id = ?", p.OrgID).Exec(ctx)
+	return err
 }
 
 func configSummary(c ProviderConfig) string {
@@ -325,13 +359,25 @@ func ActivateProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int
 		if p.Active() {
 			return nil
 		}
-		if _, err := tx.NewUpdate().Model(p).Set("status = ?", ProviderActive).Set("activated_at = now()").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+		org, err := getOrg(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		if err := authorizeActor(ctx, tx, orgID, actor, ActActivateIdP, Target{IdPTrustedBefore: org.IdPTrustedBefore}); err != nil {
+			return err
+		}
+		if err := markProviderActive(ctx, tx, p); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, orgID, actor, EventSSOEnabled, p.DisplayName(), map[string]any{"entity_id": p.Config.EntityID, "via": "cli --activate"}); err != nil {
 			return err
 		}
-		_, err := sendLinkReminders(ctx, tx, mailer, orgID, 0)
+		if org.IdPTrustedBefore {
+			if err := notifyOwners(ctx, tx, mailer, orgID, actor, "activated "+p.DisplayName()+" single sign-on"); err != nil {
+				return err
+			}
+		}
+		_, err = sendLinkReminders(ctx, tx, mailer, orgID, 0)
 		return err
 	})
 }

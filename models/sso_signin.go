@@ -311,11 +311,19 @@ func activateProvider(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organ
 	if starter == nil {
 		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: "The activation request has no owner."}
 	}
-	m, err := MembershipOf(ctx, tx, org.ID, *starter)
-	if err != nil || !m.Role.CanManageMembers() {
-		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: "Only an owner or manager can activate SSO."}
-	}
 	u, err := GetUser(ctx, tx, *starter)
+	if err != nil {
+		return nil, err
+	}
+	actor := Actor{UserID: u.ID, Label: u.Email, IP: ip}
+	if err := authorizeActor(ctx, tx, org.ID, actor, ActActivateIdP, Target{IdPTrustedBefore: org.IdPTrustedBefore}); err != nil {
+		hint := "Only an owner or manager can activate SSO."
+		if org.IdPTrustedBefore {
+			hint = "This organization trusted an identity provider before: only an owner can activate another one."
+		}
+		return nil, &SSOError{Reason: samlsp.ReasonRequest, Hint: hint}
+	}
+	m, err := MembershipOf(ctx, tx, org.ID, *starter)
 	if err != nil {
 		return nil, err
 	}
@@ -327,13 +335,18 @@ func activateProvider(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organ
 	}
 	activated := false
 	if !p.Active() {
-		if _, err := tx.NewUpdate().Model(p).Set("status = ?", ProviderActive).Set("activated_at = now()").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+		if err := markProviderActive(ctx, tx, p); err != nil {
 			return nil, err
 		}
 		activated = true
-		if err := audit(ctx, tx, org.ID, Actor{UserID: u.ID, Label: u.Email, IP: ip}, EventSSOEnabled, p.DisplayName(),
+		if err := audit(ctx, tx, org.ID, actor, EventSSOEnabled, p.DisplayName(),
 			map[string]any{"entity_id": p.Config.EntityID}); err != nil {
 			return nil, err
+		}
+		if org.IdPTrustedBefore {
+			if err := notifyOwners(ctx, tx, mailer, org.ID, actor, "activated "+p.DisplayName()+" single sign-on"); err != nil {
+				return nil, err
+			}
 		}
 		// Existing members are asked to link their accounts (SPEC §3.4).
 		if _, err := sendLinkReminders(ctx, tx, mailer, org.ID, 0); err != nil {

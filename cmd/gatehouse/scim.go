@@ -40,6 +40,10 @@ func scimCommand(ctx context.Context, cfg *config, log *slog.Logger, args []stri
 			return fmt.Errorf("--org %s: %w", *slug, err)
 		}
 		actor := models.System("cli")
+		mailer, err := models.NewMailer(a.db.SQL)
+		if err != nil {
+			return err
+		}
 		switch action {
 		case "enable":
 			if err := models.SetSCIMEnabled(ctx, a.db.Bun, org.ID, actor, true); err != nil {
@@ -47,7 +51,7 @@ func scimCommand(ctx context.Context, cfg *config, log *slog.Logger, args []stri
 			}
 			fallthrough
 		case "create":
-			secret, _, err := models.CreateSCIMToken(ctx, a.db.Bun, org.ID, actor)
+			secret, _, err := models.CreateSCIMToken(ctx, a.db.Bun, mailer, org.ID, actor)
 			if err != nil {
 				return err
 			}
@@ -59,7 +63,7 @@ func scimCommand(ctx context.Context, cfg *config, log *slog.Logger, args []stri
 			}
 			for _, t := range tokens {
 				if strings.HasPrefix(t.Prefix, strings.TrimSuffix(*prefix, "…")) {
-					if err := models.RevokeSCIMToken(ctx, a.db.Bun, org.ID, actor, t.ID); err != nil {
+					if err := models.RevokeSCIMToken(ctx, a.db.Bun, mailer, org.ID, actor, t.ID); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout, "revoked %s…\n", t.Prefix)

@@ -93,15 +93,15 @@ func ssoCommand(ctx context.Context, cfg *config, log *slog.Logger, args []strin
 			return err
 		}
 		actor := models.System("cli")
-		p, err := models.SaveSAMLProvider(ctx, a.db.Bun, org.ID, actor, *kind, provCfg)
+		mailer, err := models.NewMailer(a.db.SQL)
+		if err != nil {
+			return err
+		}
+		p, err := models.SaveSAMLProvider(ctx, a.db.Bun, mailer, org.ID, actor, *kind, provCfg)
 		if err != nil {
 			return err
 		}
 		if *activate {
-			mailer, err := models.NewMailer(a.db.SQL)
-			if err != nil {
-				return err
-			}
 			if err := models.ActivateProvider(ctx, a.db.Bun, mailer, org.ID, actor); err != nil {
 				return err
 			}

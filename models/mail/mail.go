@@ -23,6 +23,9 @@ const (
 	TemplateLinkReminder  = "link_reminder"
 	TemplateSSODisabled   = "sso_disabled"
 	TemplateOwnerFallback = "owner_fallback"
+	TemplateTrustChanged  = "trust_changed"
+	TemplateVerifyEmail   = "verify_email"
+	TemplateAccountExists = "account_exists"
 )
 
 // Args is the River job that sends one email. Data holds the template's values.

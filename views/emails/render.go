@@ -42,6 +42,23 @@ The link works once, for 7 days.
 Link your own account to SSO to close this fallback:
 {{.link}}
 {{end}}
+{{define "trust_changed"}}{{.actor}} {{.what}} for {{.org_name}}{{if .ip}} (from {{.ip}}){{end}}.
+This changes whom {{.org_name}} trusts to sign its members in. If you did not expect it, review the organization's authentication settings now:
+{{.link}}
+{{end}}
+{{define "verify_email"}}Hello {{.name}},
+
+Confirm that this is your email address to finish setting up your Gatehouse account:
+{{.link}}
+
+The link works once, for 24 hours. If you did not sign up, ignore this email: nothing happens without it.
+{{end}}
+{{define "account_exists"}}Someone tried to sign up to Gatehouse with this email address, which already has an account.
+If it was you, log in, or reset your password here:
+{{.link}}
+
+If it was not you, ignore this email: nothing changed.
+{{end}}
 {{define "password_reset"}}Hello {{.name}},
 
 Someone (hopefully you) asked to reset your Gatehouse password. Choose a new one here:
@@ -88,6 +105,18 @@ func (r Renderer) Render(a mail.Args) (mail.Message, error) {
 		subject = data["owner"] + " signed in to " + data["org_name"] + " without SSO"
 		data["link"] = r.url("/organizations/" + url.PathEscape(data["org_slug"]) + "/")
 		html = ownerFallbackHTML(data, data["link"])
+	case mail.TemplateTrustChanged:
+		subject = data["org_name"] + ": " + data["actor"] + " " + data["what"]
+		data["link"] = r.url("/settings/" + url.PathEscape(data["org_slug"]) + "/auth/")
+		html = trustChangedHTML(data, data["link"])
+	case mail.TemplateVerifyEmail:
+		subject = "Verify your email address for Gatehouse"
+		data["link"] = r.url("/auth/verify/" + url.PathEscape(data["token"]) + "/")
+		html = verifyEmailHTML(data, data["link"])
+	case mail.TemplateAccountExists:
+		subject = "You already have a Gatehouse account"
+		data["link"] = r.url("/auth/password/reset/")
+		html = accountExistsHTML(data, data["link"])
 	default:
 		return mail.Message{}, fmt.Errorf("unknown email template %q", a.Template)
 	}
