@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -42,15 +43,35 @@ func (h *Handler) updateProfile(c *fiber.Ctx) error {
 	return h.redirect(c, "/account/")
 }
 
+// changePassword ends every other session of the account and continues this browser
+// in a new one (SECURITY.md "Powers").
 func (h *Handler) changePassword(c *fiber.Ctx) error {
-	err := models.ChangePassword(c.UserContext(), h.DB.Bun, currentUser(c).ID, c.FormValue("current_password"), c.FormValue("new_password"))
+	u := currentUser(c)
+	err := models.ChangePassword(c.UserContext(), h.DB.Bun, u.ID, c.FormValue("current_password"), c.FormValue("new_password"))
+	if errors.Is(err, models.ErrFirstPasswordNeedsMailbox) {
+		return h.renderAccount(c, http.StatusForbidden, "", components.Errors{"new_password": err.Error()})
+	}
 	if errs, ferr := formErrors(err); err != nil {
 		if ferr != nil {
 			return ferr
 		}
 		return h.renderAccount(c, http.StatusUnprocessableEntity, "", errs)
 	}
-	h.flash(c, "Password changed.")
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	h.flash(c, "Password changed. Every other session is signed out.")
+	return h.redirect(c, "/account/")
+}
+
+// firstPasswordLink emails the account a link to set its first password: setting one
+// needs a mailbox proof.
+func (h *Handler) firstPasswordLink(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if err := models.RequestPasswordReset(c.UserContext(), h.DB.Bun, h.Mailer, u.Email); err != nil {
+		return err
+	}
+	h.flash(c, "We have emailed "+u.Email+" a link to set your password.")
 	return h.redirect(c, "/account/")
 }
 

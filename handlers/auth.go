@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -96,9 +97,22 @@ func (h *Handler) registerPage(c *fiber.Ctx) error {
 	return h.render(c, http.StatusOK, pages.Register(h.page(c, "Sign up"), pages.AuthForm{Next: safeNext(c.Query("next"), "")}))
 }
 
+// register answers every sign-up the same way (SECURITY.md "Powers": no account
+// enumeration): a new address gets a verification link, a taken one an email saying
+// it has an account. Sign-ups are limited per address.
 func (h *Handler) register(c *fiber.Ctx) error {
-	f := pages.AuthForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Next: safeNext(c.FormValue("next"), "")}
-	u, err := models.CreateUser(c.UserContext(), h.DB.Bun, models.NewUser{Email: f.Email, Name: f.Name, Password: c.FormValue("password")})
+	ctx := c.UserContext()
+	f := pages.AuthForm{Email: strings.TrimSpace(c.FormValue("email")), Name: c.FormValue("name"), Next: safeNext(c.FormValue("next"), "")}
+	ok, retry, err := models.Allow(ctx, h.DB.Bun, "register:ip:"+c.IP(), models.RegisterLimitPerIP, models.RegisterWindow)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
+		f.Errors = components.Errors{"_form": fmt.Sprintf("Too many sign-ups from your network. Try again in %d minutes.", int(retry.Minutes())+1)}
+		return h.render(c, http.StatusTooManyRequests, pages.Register(h.page(c, "Sign up"), f))
+	}
+	err = models.Register(ctx, h.DB.Bun, h.Mailer, models.NewUser{Email: f.Email, Name: f.Name, Password: c.FormValue("password")})
 	if errs, ferr := formErrors(err); err != nil {
 		if ferr != nil {
 			return ferr
@@ -106,10 +120,37 @@ func (h *Handler) register(c *fiber.Ctx) error {
 		f.Errors = errs
 		return h.render(c, http.StatusUnprocessableEntity, pages.Register(h.page(c, "Sign up"), f))
 	}
+	return h.render(c, http.StatusOK, pages.CheckEmail(h.page(c, "Check your email"), models.NormalizeEmail(f.Email)))
+}
+
+func (h *Handler) verifyEmailPage(c *fiber.Ctx) error {
+	token := copyString(c.Params("token"))
+	err := models.CheckEmailVerification(c.UserContext(), h.DB.Bun, token)
+	if err != nil && !errors.Is(err, models.ErrVerificationInvalid) {
+		return err
+	}
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusNotFound
+	}
+	return h.render(c, status, pages.VerifyEmail(h.page(c, "Verify your email"), token, err == nil))
+}
+
+// verifyEmail proves the sign-up's mailbox and signs the account in.
+func (h *Handler) verifyEmail(c *fiber.Ctx) error {
+	token := copyString(c.Params("token"))
+	u, err := models.VerifyEmail(c.UserContext(), h.DB.Bun, token)
+	if errors.Is(err, models.ErrVerificationInvalid) {
+		return h.render(c, http.StatusNotFound, pages.VerifyEmail(h.page(c, "Verify your email"), token, false))
+	}
+	if err != nil {
+		return err
+	}
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
-	return h.redirect(c, safeNext(f.Next, "/"))
+	h.flash(c, "Your email address is verified. Welcome to Gatehouse.")
+	return h.redirect(c, "/")
 }
 
 func (h *Handler) loginPage(c *fiber.Ctx) error {
@@ -139,7 +180,7 @@ func (h *Handler) login(c *fiber.Ctx) error {
 	}
 	if !ok {
 		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
-		f.Errors = components.Errors{"_form": fmt.Sprintf("Too many login attempts. Try again in %d minutes.", int(retry.Minutes())+1)}
+		f.Errors = components.Errors{"_form": "Too many login attempts. Try again in " + waitText(retry) + ", or reset your password."}
 		return h.render(c, http.StatusTooManyRequests, pages.Login(h.page(c, "Log in"), f))
 	}
 	u, err := models.Authenticate(ctx, h.DB.Bun, f.Email, c.FormValue("password"))
@@ -241,4 +282,12 @@ func (h *Handler) reset(c *fiber.Ctx) error {
 	}
 	h.flash(c, "Your password is changed, and every other session is signed out.")
 	return h.redirect(c, "/")
+}
+
+// waitText says how long to wait: seconds under a minute, else minutes.
+func waitText(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", int(d.Seconds())+1)
+	}
+	return fmt.Sprintf("%d minutes", int(d.Minutes())+1)
 }

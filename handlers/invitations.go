@@ -56,6 +56,15 @@ func (h *Handler) accept(c *fiber.Ctx) error {
 	var err error
 	if currentUser(c) != nil {
 		org, err = models.AcceptInvitation(ctx, h.DB.Bun, token, actor(c))
+		if err == nil {
+			// Accepting may prove the account's mailbox, which ends its earlier
+			// sessions: this browser continues in a new one.
+			u, uerr := models.GetUser(ctx, h.DB.Bun, currentUser(c).ID)
+			if uerr != nil {
+				return uerr
+			}
+			err = h.signIn(c, u)
+		}
 	} else {
 		var u *models.User
 		in := models.NewUser{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password")}

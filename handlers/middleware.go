@@ -138,7 +138,9 @@ func (h *Handler) csrf(c *fiber.Ctx) error {
 	}
 	// Either carrier may hold the token: a boosted page swap can leave an older header
 	// value in the page while the form it submits is fresh.
-	for _, got := range []string{c.FormValue("_csrf"), c.Get("X-CSRF-Token")} {
+	// The token travels in the form body or the header, never the URL (query strings
+	// end up in logs, Referer headers and history).
+	for _, got := range []string{formBodyValue(c, "_csrf"), c.Get("X-CSRF-Token")} {
 		if got != "" && subtle.ConstantTimeCompare(want, []byte(got)) == 1 {
 			return c.Next()
 		}
@@ -208,6 +210,9 @@ func (h *Handler) loadOrg(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if !models.ReachesOrg(currentUser(c), org.ID) {
+		return models.Forbidden("Verify your email address to open " + org.Name + ": your account was created by another organization's identity provider. Reset your password to prove the address is yours.")
+	}
 	c.Locals(localOrg, org)
 	c.Locals(localMember, m)
 	return h.enforceSSO(c, org, m)
@@ -275,4 +280,18 @@ func paramID(c *fiber.Ctx, name string) (int64, error) {
 		return 0, models.ErrNotFound
 	}
 	return id, nil
+}
+
+// formBodyValue is a field of the request body only (url-encoded or multipart), unlike
+// c.FormValue, which also reads the query string.
+func formBodyValue(c *fiber.Ctx, key string) string {
+	if v := c.Request().PostArgs().Peek(key); len(v) > 0 {
+		return string(v)
+	}
+	if f, err := c.MultipartForm(); err == nil && f != nil {
+		if vs := f.Value[key]; len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
 }

@@ -84,6 +84,8 @@ func NewApp(h *Handler) *fiber.App {
 	// Accounts (SPEC §1).
 	web.Get("/auth/register/", h.registerPage)
 	web.Post("/auth/register/", h.register)
+	web.Get("/auth/verify/:token/", h.verifyEmailPage)
+	web.Post("/auth/verify/:token/", h.verifyEmail)
 	web.Get("/auth/login/", h.loginPage)
 	web.Post("/auth/login/", h.login)
 	web.Post("/auth/logout/", h.logout)
@@ -106,6 +108,7 @@ func NewApp(h *Handler) *fiber.App {
 	web.Get("/account/", h.requireUser, h.accountPage)
 	web.Post("/account/", h.requireUser, h.updateProfile)
 	web.Post("/account/password/", h.requireUser, h.changePassword)
+	web.Post("/account/password/link/", h.requireUser, h.firstPasswordLink)
 	web.Post("/account/sessions/revoke-others/", h.requireUser, h.revokeOtherSessions)
 	web.Get("/organizations/new/", h.requireUser, h.newOrgPage) // before the :slug group
 	web.Post("/organizations/new/", h.requireUser, h.createOrg)

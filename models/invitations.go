@@ -246,6 +246,15 @@ func AcceptInvitation(ctx context.Context, db bun.IDB, token string, actor Actor
 		if org, err = getOrg(ctx, tx, m.OrgID); err != nil {
 			return err
 		}
+		// The link reached the invited mailbox: when that is the account's address,
+		// the account's mailbox is proven (SECURITY.md "Accounts and linking").
+		if u, err := GetUser(ctx, tx, actor.UserID); err != nil {
+			return err
+		} else if equalFoldEmail(u.Email, *m.InviteEmail) {
+			if _, err := proveMailbox(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
 		already, err := tx.NewSelect().Model((*Member)(nil)).Where("org_id = ? AND user_id = ?", m.OrgID, actor.UserID).Exists(ctx)
 		if err != nil {
 			return err

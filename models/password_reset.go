@@ -72,26 +72,12 @@ func ResetPassword(ctx context.Context, db bun.IDB, token, password string) (*Us
 		if err != nil {
 			return ErrResetLinkInvalid
 		}
-		before, err := GetUser(ctx, tx, userID)
-		if err != nil {
+		// The link proves the mailbox: an account not proven before is claimed clean
+		// (its IdP links and sessions end).
+		if _, err := proveMailbox(ctx, tx, userID); err != nil {
 			return err
-		}
-		if before.PasswordHash == nil && !before.EmailVerified {
-			// An account an IdP created just in time, claimed now by the mailbox's
-			// owner: the IdP links made before anyone proved the mailbox go (the
-			// person links again, with proof, from their org's login page).
-			if _, err := tx.NewRaw("DELETE FROM auth_identities WHERE user_id = ?", userID).Exec(ctx); err != nil {
-				return err
-			}
-			if _, err := tx.NewRaw("UPDATE members SET sso_linked = false WHERE user_id = ?", userID).Exec(ctx); err != nil {
-				return err
-			}
 		}
 		if err := setPassword(ctx, tx, userID, password); err != nil {
-			return err
-		}
-		// The link proves the mailbox: the address is verified now.
-		if _, err := tx.NewUpdate().Model((*User)(nil)).Set("email_verified = true").Where("id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
 		if _, err := RevokeUserSessions(ctx, tx, userID, ""); err != nil {

@@ -31,26 +31,45 @@ func Allow(ctx context.Context, db bun.IDB, key string, limit int, window time.D
 	return hits <= limit, retry, nil
 }
 
-// Password attempts allowed per window: per address and per account. Every place that
-// checks a password (the login form, the link page's proof) counts against the same
-// keys.
+// Password attempts (SECURITY.md "Powers": limits slow an attacker without locking
+// the owner out). Every place that checks a password (the login form, the link page's
+// proof) counts against the same keys:
+//   - per source address: PasswordLimitPerIP per window;
+//   - per source address and account: PasswordLimitPerEmail per window — one source
+//     cannot guess on, and cannot lock, an account from anywhere else;
+//   - per account from all sources: past PasswordLimitPerEmail attempts in a window,
+//     one attempt per PasswordSlowInterval for the account — a distributed guesser is
+//     slowed to a crawl while the owner waits seconds, not 15 minutes (and the reset
+//     link always works).
 const (
 	PasswordWindow        = 15 * time.Minute
 	PasswordLimitPerIP    = 30
 	PasswordLimitPerEmail = 10
+	PasswordSlowInterval  = 10 * time.Second
 )
 
 // AllowPasswordAttempt counts one password attempt for email from ip and reports
 // whether it is within the limits, and else how long to wait.
 func AllowPasswordAttempt(ctx context.Context, db bun.IDB, email, ip string) (bool, time.Duration, error) {
+	account := strings.ToLower(NormalizeEmail(email))
 	for _, lim := range []struct {
 		key string
 		n   int
-	}{{"login:ip:" + ip, PasswordLimitPerIP}, {"login:email:" + strings.ToLower(NormalizeEmail(email)), PasswordLimitPerEmail}} {
+	}{{"login:ip:" + ip, PasswordLimitPerIP}, {"login:ip-email:" + ip + ":" + account, PasswordLimitPerEmail}} {
 		ok, retry, err := Allow(ctx, db, lim.key, lim.n, PasswordWindow)
 		if err != nil || !ok {
 			return false, retry, err
 		}
 	}
-	return true, 0, nil
+	ok, _, err := Allow(ctx, db, "login:email:"+account, PasswordLimitPerEmail, PasswordWindow)
+	if err != nil || ok {
+		return ok, 0, err
+	}
+	return Allow(ctx, db, "login:email-slow:"+account, 1, PasswordSlowInterval)
 }
+
+// Sign-ups allowed per address and window.
+const (
+	RegisterWindow     = time.Hour
+	RegisterLimitPerIP = 10
+)

@@ -45,6 +45,7 @@ func SetUpInstance(ctx context.Context, db bun.IDB, in FirstRun, ip string) (*Us
 			return ErrAlreadySetUp
 		}
 		in.User.Superuser = true
+		in.User.Verified = true // the instance's operator
 		if u, err = CreateUser(ctx, tx, in.User); err != nil {
 			return err
 		}

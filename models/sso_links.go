@@ -130,6 +130,16 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 		}
 		switch {
 		case proof.EmailToken != "":
+			// The emailed link proves the mailbox: an account nobody had proven (one
+			// another org's IdP made, or an unverified sign-up) is claimed clean
+			// first, so no earlier link survives into this one.
+			if _, err := proveMailbox(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		case !u.EmailVerified:
+			// A password or a session proves only whoever set them: on an account
+			// whose address nobody proved, that may not be the mailbox's owner.
+			return ErrMailboxUnproven
 		case proof.SignedInUserID != 0:
 			if proof.SignedInUserID != l.UserID {
 				return Forbidden("You are signed in as another account. Log out, or prove the account with its password.")

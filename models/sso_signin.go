@@ -90,6 +90,8 @@ const (
 	ReasonDeactivated  = "deactivated"
 	ReasonLinkConflict = "link_conflict"
 	ReasonNotAllowed   = "idp_initiated_disabled"
+	ReasonUnproven     = "email_unproven"
+	ReasonOwnerInvite  = "owner_invitation"
 )
 
 // SSOOutcome is what a successful assertion leads to.
@@ -231,8 +233,11 @@ func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User
 		return err
 	}
 	actor := Actor{UserID: u.ID, Label: u.Email, IP: ip}
+	if err := refuseOwnerInvitation(ctx, tx, org.ID, u.Email); err != nil {
+		return err
+	}
 	inv := new(Member)
-	err = tx.NewSelect().Model(inv).Where("org_id = ? AND user_id IS NULL AND lower(invite_email) = lower(?) AND active AND invite_expires_at > now()", org.ID, u.Email).For("UPDATE").Scan(ctx)
+	err = tx.NewSelect().Model(inv).Where("org_id = ? AND user_id IS NULL AND lower(invite_email) = lower(?) AND active AND invite_expires_at > now() AND role <> 'owner'", org.ID, u.Email).For("UPDATE").Scan(ctx)
 	if err == nil {
 		if _, err := tx.NewUpdate().Model(inv).Set("user_id = ?", u.ID).Set("invite_email = NULL").Set("invite_token_hash = NULL").
 			Set("invite_expires_at = NULL").Set("sso_linked = true").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
@@ -249,6 +254,22 @@ func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User
 	return audit(ctx, tx, org.ID, System("SSO just-in-time"), EventMemberJoined, u.Email, map[string]any{"role": jit.Role, "via": "SSO just-in-time"})
 }
 
+// refuseOwnerInvitation stops an SSO sign-in for an address with a pending owner
+// invitation: the owner role is taken only through the emailed link (an IdP's word
+// about an address never grants it; SECURITY.md "Powers").
+func refuseOwnerInvitation(ctx context.Context, tx bun.Tx, orgID int64, email string) error {
+	owner, err := tx.NewSelect().TableExpr("members").
+		Where("org_id = ? AND user_id IS NULL AND lower(invite_email) = lower(?) AND role = 'owner'", orgID, email).Exists(ctx)
+	if err != nil {
+		return err
+	}
+	if owner {
+		return &SSOError{Reason: ReasonOwnerInvite, Message: "You are invited as an owner: accept the invitation from your email first.",
+			Hint: "An owner invitation is accepted only through its emailed link, never through SSO."}
+	}
+	return nil
+}
+
 func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string) (*SSOOutcome, error) {
 	var userID int64
 	err := tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
@@ -259,6 +280,10 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 		}
 		if !u.IsActive {
 			return nil, &SSOError{Reason: ReasonDeactivated, Message: samlsp.MsgInvalidIdentity, Hint: "The linked account is disabled."}
+		}
+		if !ReachesOrg(u, org.ID) {
+			return nil, &SSOError{Reason: ReasonUnproven, Message: "Verify your email address first: reset your password to prove it.",
+				Hint: "The account was created by another organization's identity provider and its address is not proven yet."}
 		}
 		if _, err := tx.NewRaw(`UPDATE auth_identities SET last_verified_at = now(), name_id = ?, attributes = ?
 			WHERE provider_id = ? AND idp_user_id = ?`, id.NameID, identityAttributes(id.Attributes), p.ID, id.ID).Exec(ctx); err != nil {
@@ -288,7 +313,12 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	} else if !IsNotFound(err) {
 		return nil, err
 	}
-	u := &User{Email: id.Email, Name: id.Name(), IsActive: true}
+	if err := refuseOwnerInvitation(ctx, tx, org.ID, id.Email); err != nil {
+		return nil, err
+	}
+	// Just in time: the account reaches this org only until a person proves its
+	// mailbox (ReachesOrg); the IdP's word proves nothing about the address.
+	u := &User{Email: id.Email, Name: id.Name(), IsActive: true, CreatedByOrgID: &org.ID}
 	if u.Name == "" {
 		u.Name = id.Email
 	}

@@ -28,6 +28,8 @@ type User struct {
 	EmailVerified bool      `bun:"email_verified"`
 	IsActive      bool      `bun:"is_active"`
 	IsSuperuser   bool      `bun:"is_superuser"`
+	// CreatedByOrgID is the org whose IdP created the account just in time (see ReachesOrg).
+	CreatedByOrgID *int64    `bun:"created_by_org_id"`
 	CreatedAt     time.Time `bun:"created_at,nullzero,default:now()"`
 	UpdatedAt     time.Time `bun:"updated_at,nullzero,default:now()"`
 }
@@ -44,6 +46,9 @@ func (u *User) DisplayName() string {
 type NewUser struct {
 	Email, Name, Password string
 	Superuser             bool
+	// Verified: the address is trusted without a mailbox proof (the instance's first
+	// account and accounts the operator creates with the CLI).
+	Verified bool
 }
 
 // CreateUser validates and stores a new account. A taken email (any case) is a
@@ -60,7 +65,7 @@ func CreateUser(ctx context.Context, db bun.IDB, in NewUser) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	u := &User{Email: email, Name: name, PasswordHash: &hash, IsActive: true, IsSuperuser: in.Superuser}
+	u := &User{Email: email, Name: name, PasswordHash: &hash, IsActive: true, IsSuperuser: in.Superuser, EmailVerified: in.Verified}
 	if _, err := db.NewInsert().Model(u).Returning("*").Exec(ctx); err != nil {
 		if isUniqueViolation(err, "users_email_key") {
 			return nil, Invalid("email", "An account with this email already exists. Log in instead.")
@@ -126,27 +131,41 @@ func UpdateProfile(ctx context.Context, db bun.IDB, userID int64, name string) e
 	return err
 }
 
-// ChangePassword checks the current password and sets a new one.
+// ErrFirstPasswordNeedsMailbox is returned when an account without a password tries to
+// set one directly: a first password needs the emailed link (a mailbox proof).
+var ErrFirstPasswordNeedsMailbox = Forbidden("To set a first password, use the link we email to your address.")
+
+// ChangePassword checks the current password and sets a new one. An account without
+// a password gets ErrFirstPasswordNeedsMailbox. The caller ends the other sessions.
 func ChangePassword(ctx context.Context, db bun.IDB, userID int64, current, next string) error {
 	u, err := GetUser(ctx, db, userID)
 	if err != nil {
 		return err
 	}
+	if u.PasswordHash == nil {
+		return ErrFirstPasswordNeedsMailbox
+	}
 	v := &ValidationError{}
-	if u.PasswordHash != nil {
-		ok, err := argon2id.ComparePasswordAndHash(current, *u.PasswordHash)
-		if err != nil {
-			return fmt.Errorf("compare password: %w", err)
-		}
-		if !ok {
-			v.Add("current_password", "This is not your current password.")
-		}
+	ok, err := argon2id.ComparePasswordAndHash(current, *u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("compare password: %w", err)
+	}
+	if !ok {
+		v.Add("current_password", "This is not your current password.")
 	}
 	checkPassword(v, "new_password", next)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return setPassword(ctx, db, userID, next)
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := setPassword(ctx, tx, userID, next); err != nil {
+			return err
+		}
+		// A changed password ends every session of the account; the caller starts a
+		// new one for the browser that changed it (SECURITY.md "Powers").
+		_, err := RevokeUserSessions(ctx, tx, userID, "")
+		return err
+	})
 }
 
 func setPassword(ctx context.Context, db bun.IDB, userID int64, pw string) error {
