@@ -31,10 +31,29 @@ func signUp(t *testing.T, a *testapp.App, email string) *testapp.Client {
 	c := a.Client(t)
 	c.Get("/auth/register/")
 	res := c.Post("/auth/register/", url.Values{"name": {"User " + email}, "email": {email}, "password": {"user password"}})
-	if res.Status != http.StatusSeeOther {
+	if res.Status != http.StatusOK || !res.Has(`[data-testid="check-email"]`) {
 		t.Fatalf("register %s: %d\n%s", email, res.Status, res.Body)
 	}
+	// The mailbox's owner opens the verification link: the account is proven and signed in.
+	link := "/auth/verify/" + mailToken(t, a, email, "verify_email") + "/"
+	c.Get(link)
+	if res := c.Post(link, nil); res.Status != http.StatusSeeOther {
+		t.Fatalf("verify %s: %d\n%s", email, res.Status, res.Body)
+	}
 	return c
+}
+
+// mailToken returns the token of the newest email of template enqueued to to (read
+// from the River job, so it works without workers).
+func mailToken(t *testing.T, a *testapp.App, to, template string) string {
+	t.Helper()
+	var token string
+	err := a.DB.Bun.NewRaw(`SELECT args->'data'->>'token' FROM river_job WHERE kind = 'email' AND lower(args->>'to') = lower(?) AND args->>'template' = ?
+		ORDER BY id DESC LIMIT 1`, to, template).Scan(context.Background(), &token)
+	if err != nil || token == "" {
+		t.Fatalf("no %s email with a token to %s: %v", template, to, err)
+	}
+	return token
 }
 
 func count(t *testing.T, a *testapp.App, q string, args ...any) int {

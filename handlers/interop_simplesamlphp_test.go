@@ -334,7 +334,7 @@ func sspPostACS(t *testing.T, c *testapp.Client, acsURL string, values url.Value
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, acsURL, strings.NewReader(values.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.Do(req)
+	return followHandoff(c, c.CrossSite(req))
 }
 
 // sspUser is an exampleauth:UserPass account.

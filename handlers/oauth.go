@@ -90,6 +90,12 @@ func (h *Handler) oauthCallback(c *fiber.Ctx) error {
 		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, reason, hint))
 		return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), org.Slug, requestID(c)))
 	}
+	// The callback is a top-level GET that carries the session cookie: only the
+	// session that started the sign-in may finish it (no login CSRF).
+	if h.ssoFlow(c) != models.HashToken(st.State) {
+		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, models.ReasonOtherBrowser, "The callback reached a browser session that did not start this sign-in."))
+		return failPage(org, http.StatusForbidden, "This sign-in was started in another browser. Start again from your organization's login page.")
+	}
 	p, err := models.ProviderOf(ctx, h.DB.Bun, org.ID)
 	if err != nil || p.Kind != st.Kind {
 		return fail(models.ReasonNoProvider, "The organization's provider changed during the sign-in.")

@@ -219,9 +219,13 @@ func TestOwnerFallbackAndReminderEmails(t *testing.T) {
 	if res := coOwner.Post("/settings/acme/auth/disable/", nil); res.Status != http.StatusSeeOther {
 		t.Fatalf("disable: %d %s", res.Status, res.Body)
 	}
-	msgs = mp.WaitForMessages(t, 11+4)
+	// Four members' notices, and the other owner is told who changed whom the org trusts.
+	msgs = mp.WaitForMessages(t, 11+4+1)
 	if got := recipients(msgs, "Single sign-on disabled for Acme Corp"); strings.Join(got, " ") != "co@example.com linked@example.com owner@example.com unlinked@example.com" {
 		t.Fatalf("disable notices to %v", got)
+	}
+	if got := recipients(msgs, "Acme Corp: co@example.com disabled"); strings.Join(got, " ") != "owner@example.com" {
+		t.Fatalf("trust-change notice to %v", got)
 	}
 	if n := count(t, a, "SELECT count(*) FROM auth_identities") + count(t, a, "SELECT count(*) FROM members WHERE sso_linked"); n != 0 {
 		t.Fatal("links survived disabling")

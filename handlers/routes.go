@@ -96,6 +96,8 @@ func NewApp(h *Handler) *fiber.App {
 	web.Get("/auth/login/:slug/", h.orgLoginPage)
 	web.Post("/auth/login/:slug/", h.startOrgLogin)
 	web.Get(OAuthCallbackPath, h.oauthCallback)
+	web.Get(ssoCompletePath+":token/", h.completeSSOHandoff)
+	web.Post(ssoCompletePath+":token/", h.completeSSOHandoff)
 	web.Get("/auth/link/confirm/:token/", h.linkConfirm)
 	web.Get("/auth/link/:token/", h.linkPage)
 	web.Post("/auth/link/:token/", h.link)

@@ -188,7 +188,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	var req *models.SAMLRequest
 	requestID := ""
 	if relay != "" {
-		req, err = models.TakeSAMLRequest(ctx, h.DB.Bun, org.ID, relay)
+		req, err = models.PeekSAMLRequest(ctx, h.DB.Bun, org.ID, relay)
 		if err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
 		}
@@ -205,6 +205,12 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	}
 	if req != nil && req.Purpose == models.PurposeTest {
 		// Test Configuration (SPEC §3.8): diagnostics only; no session, no membership.
+		if _, err := models.TakeSAMLRequest(ctx, h.DB.Bun, org.ID, relay); err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				return fail(samlsp.ReasonRequest, "the test request was already answered")
+			}
+			return err
+		}
 		d := samlsp.Diagnose(settings, raw, requestID, p.Config.Mapping)
 		attempt.Reason, attempt.Hint = "test", "Test Configuration"
 		if d.Valid {
@@ -236,9 +242,57 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	} else if req == nil {
 		next = safeNext(relay, next) // IdPs send the configured default Relay State
 	}
-	out, err := models.CompleteSAMLSignIn(ctx, h.DB.Bun, h.Mailer, org, p, req, a, id, next, c.IP())
-	activating := req != nil && req.Purpose == models.PurposeActivate
-	return h.finishSSO(c, org, p, attempt, out, err, a.NameID, next, activating, fail)
+	// Hand off to the same-site GET that completes the sign-in in this browser's
+	// session (models/sso_handoff.go explains why).
+	keep := a.NotOnOrAfter
+	if keep.Before(time.Now()) {
+		keep = time.Now()
+	}
+	handoff := models.SAMLHandoff{Issuer: a.Issuer, AssertionID: a.ID, ReplayUntil: keep.Add(24 * time.Hour),
+		Identity: id, NameID: a.NameID, Attributes: a.Attributes, Next: next}
+	if req != nil {
+		handoff.RelayState = req.RelayState
+	}
+	token, err := models.HandOffSAML(ctx, h.DB.Bun, org.ID, handoff)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(ssoCompletePath+token+"/", http.StatusSeeOther)
+}
+
+// ssoCompletePath is the same-site GET a validated SAML response continues to.
+const ssoCompletePath = "/auth/sso/complete/"
+
+// completeSSOHandoff finishes a SAML sign-in in the browser that followed the ACS's
+// redirect: SP-initiated only in the session that started it; IdP-initiated asks
+// before replacing another user's session ("Continue as …?").
+func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	token := copyString(c.Params("token"))
+	b := models.HandoffBrowser{Flow: h.ssoFlow(c), IP: c.IP(),
+		Confirmed: c.Method() == fiber.MethodPost && formBodyValue(c, "confirm") == "yes"}
+	if u := currentUser(c); u != nil {
+		b.SignedInUserID = u.ID
+	}
+	res, err := models.CompleteSSOHandoff(ctx, h.DB.Bun, h.Mailer, token, b)
+	if errors.Is(err, models.ErrHandoffInvalid) {
+		return h.render(c, http.StatusNotFound, pages.Error(h.page(c, "Sign-in expired"), http.StatusNotFound,
+			"This sign-in is unknown, already used or expired. Start again from your organization's login page.", requestID(c)))
+	}
+	var confirm *models.ConfirmSwitch
+	if errors.As(err, &confirm) {
+		return h.render(c, http.StatusOK, pages.ConfirmSSOSwitch(h.page(c, "Switch account?"), pages.SwitchView{
+			OrgName: confirm.Org.Name, Current: currentUser(c).Email, Next: confirm.Email, Action: ssoCompletePath + token + "/"}))
+	}
+	if res.Org == nil {
+		return err
+	}
+	fail := func(reason, hint string) error {
+		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(res.Attempt, reason, hint))
+		h.Log.Warn("SSO sign-in refused", "request_id", requestID(c), "org", res.Org.ID, "reason", reason)
+		return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), res.Org.Slug, requestID(c)))
+	}
+	return h.finishSSO(c, res.Org, res.Provider, res.Attempt, res.Outcome, err, res.NameID, res.Next, res.Activating, fail)
 }
 
 // finishSSO turns the outcome of an SSO sign-in (SAML, Google or GitHub) into the

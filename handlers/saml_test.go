@@ -107,7 +107,16 @@ func postToACS(c *testapp.Client, slug string, raw []byte, relay string) *testap
 	}
 	req := httptest.NewRequest(http.MethodPost, "/saml/acs/"+slug+"/", strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.Do(req)
+	return followHandoff(c, c.CrossSite(req))
+}
+
+// followHandoff follows the ACS's redirect to the same-site GET that completes the
+// sign-in, as the browser does (with its cookies).
+func followHandoff(c *testapp.Client, res *testapp.Response) *testapp.Response {
+	if res.Status == http.StatusSeeOther && strings.HasPrefix(res.Location, "/auth/sso/complete/") {
+		return c.Get(res.Location)
+	}
+	return res
 }
 
 func (e *ssoEnv) count(q string, args ...any) int {

@@ -72,6 +72,20 @@ func TakeSAMLRequest(ctx context.Context, db bun.IDB, orgID int64, relayState st
 	return r, nil
 }
 
+// PeekSAMLRequest returns the unused, unexpired request state of relayState for org
+// without consuming it (the same-site completion step consumes it), or ErrNotFound.
+func PeekSAMLRequest(ctx context.Context, db bun.IDB, orgID int64, relayState string) (*SAMLRequest, error) {
+	if relayState == "" || len(relayState) > 100 {
+		return nil, fmt.Errorf("relay state: %w", ErrNotFound)
+	}
+	r := new(SAMLRequest)
+	err := db.NewSelect().Model(r).Where("relay_state = ? AND org_id = ? AND used_at IS NULL AND expires_at > now()", relayState, orgID).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err, "SAML request")
+	}
+	return r, nil
+}
+
 // SSOError is a refused sign-in: Reason is the sign-in log code; Message, when set,
 // is Sentry's text for the org login page ("Authentication error: …").
 type SSOError struct {
@@ -91,6 +105,7 @@ const (
 	ReasonLinkConflict = "link_conflict"
 	ReasonNotAllowed   = "idp_initiated_disabled"
 	ReasonUnproven     = "email_unproven"
+	ReasonOtherBrowser = "other_browser"
 	ReasonOwnerInvite  = "owner_invitation"
 )
 

@@ -76,6 +76,18 @@ func (c *Client) Do(req *http.Request) *Response {
 	for _, ck := range c.cookies {
 		req.AddCookie(ck)
 	}
+	return c.send(req)
+}
+
+// CrossSite sends req as a browser sends another site's form POST: without the
+// client's SameSite=Lax cookies (cookies the response sets are kept).
+func (c *Client) CrossSite(req *http.Request) *Response {
+	c.t.Helper()
+	return c.send(req)
+}
+
+func (c *Client) send(req *http.Request) *Response {
+	c.t.Helper()
 	if req.Host == "" || req.Host == "example.com" {
 		req.Host = "gatehouse.test"
 	}
