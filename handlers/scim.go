@@ -107,7 +107,8 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 		return unauthorized()
 	}
 	if errors.Is(err, models.ErrSCIMTokenPowerless) {
-		return scim.Errorf(http.StatusUnauthorized, "", "%s", err.Error())
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="SCIM"`)
+		return h.scimFail(c, scim.Errorf(http.StatusUnauthorized, "", "%s", err.Error()))
 	}
 	if err != nil {
 		return h.scimFail(c, err)

@@ -79,9 +79,9 @@ func Register(ctx context.Context, db bun.IDB, mailer *Mailer, in NewUser) error
 		return err
 	}
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := UserByEmail(ctx, tx, email); err == nil {
+		if existing, err := UserByEmail(ctx, tx, email); err == nil {
 			_, _ = argon2id.CreateHash(in.Password, PasswordParams) // the same cost as a new account
-			return mailer.enqueue(ctx, tx, mail.Args{To: email, Template: mail.TemplateAccountExists, Data: map[string]string{}})
+			return mailer.enqueue(ctx, tx, mail.Args{To: existing.Email, Template: mail.TemplateAccountExists, Data: map[string]string{}})
 		} else if !IsNotFound(err) {
 			return err
 		}
