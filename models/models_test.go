@@ -495,3 +495,29 @@ func TestRateLimit(t *testing.T) {
 		t.Fatal("keys share a counter")
 	}
 }
+
+// Failed-login limits slow an attacker without locking the owner out: guesses from
+// one source lock that source out of the account, not everyone; past the account-wide
+// threshold every source gets one attempt per interval instead of a 15-minute block.
+func TestPasswordLimitsDoNotLockTheOwnerOut(t *testing.T) {
+	f := newFixture(t)
+	for i := 0; i < models.PasswordLimitPerEmail; i++ {
+		ok, _, err := models.AllowPasswordAttempt(f.ctx, f.db.Bun, "owner@example.com", "203.0.113.7")
+		if err != nil || !ok {
+			t.Fatalf("attempt %d refused: %v", i+1, err)
+		}
+	}
+	ok, retry, err := models.AllowPasswordAttempt(f.ctx, f.db.Bun, "Owner@Example.com", "203.0.113.7")
+	if err != nil || ok || retry <= 0 {
+		t.Fatalf("the guessing source is not stopped: ok=%v retry=%v err=%v", ok, retry, err)
+	}
+	// The owner, elsewhere, still gets in (slowed: one attempt per interval).
+	ok, _, err = models.AllowPasswordAttempt(f.ctx, f.db.Bun, "owner@example.com", "198.51.100.20")
+	if err != nil || !ok {
+		t.Fatalf("the owner is locked out from another address: %v", err)
+	}
+	ok, retry, err = models.AllowPasswordAttempt(f.ctx, f.db.Bun, "owner@example.com", "198.51.100.21")
+	if err != nil || ok || retry > models.PasswordSlowInterval {
+		t.Fatalf("past the account-wide threshold attempts are not slowed to one per %v: ok=%v retry=%v", models.PasswordSlowInterval, ok, retry)
+	}
+}
