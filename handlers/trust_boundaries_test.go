@@ -3,9 +3,9 @@ package handlers_test
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 

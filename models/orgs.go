@@ -12,10 +12,10 @@ import (
 type Organization struct {
 	bun.BaseModel `bun:"table:organizations"`
 
-	ID          int64     `bun:"id,pk,autoincrement"`
-	Slug        string    `bun:"slug"`
-	Name        string    `bun:"name"`
-	DefaultRole Role      `bun:"default_role"`
+	ID          int64  `bun:"id,pk,autoincrement"`
+	Slug        string `bun:"slug"`
+	Name        string `bun:"name"`
+	DefaultRole Role   `bun:"default_role"`
 	// IdPTrustedBefore: a provider of this org was active once, so setting up or
 	// activating another is owner-only (SECURITY.md "Powers").
 	IdPTrustedBefore bool      `bun:"idp_trusted_before"`

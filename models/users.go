@@ -21,17 +21,17 @@ var PasswordParams = &argon2id.Params{Memory: 46 * 1024, Iterations: 1, Parallel
 type User struct {
 	bun.BaseModel `bun:"table:users"`
 
-	ID            int64     `bun:"id,pk,autoincrement"`
-	Email         string    `bun:"email"`
-	Name          string    `bun:"name"`
-	PasswordHash  *string   `bun:"password_hash"`
-	EmailVerified bool      `bun:"email_verified"`
-	IsActive      bool      `bun:"is_active"`
-	IsSuperuser   bool      `bun:"is_superuser"`
+	ID            int64   `bun:"id,pk,autoincrement"`
+	Email         string  `bun:"email"`
+	Name          string  `bun:"name"`
+	PasswordHash  *string `bun:"password_hash"`
+	EmailVerified bool    `bun:"email_verified"`
+	IsActive      bool    `bun:"is_active"`
+	IsSuperuser   bool    `bun:"is_superuser"`
 	// CreatedByOrgID is the org whose IdP created the account just in time (see ReachesOrg).
 	CreatedByOrgID *int64    `bun:"created_by_org_id"`
-	CreatedAt     time.Time `bun:"created_at,nullzero,default:now()"`
-	UpdatedAt     time.Time `bun:"updated_at,nullzero,default:now()"`
+	CreatedAt      time.Time `bun:"created_at,nullzero,default:now()"`
+	UpdatedAt      time.Time `bun:"updated_at,nullzero,default:now()"`
 }
 
 // DisplayName is the name, or the email when the name is empty.
