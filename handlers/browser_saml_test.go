@@ -37,7 +37,10 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 		newbieEmail   = "newbie@example.test"
 	)
 	a := testapp.Serve(t, testapp.Options{Jobs: true})
-	idp, idpSrv := samltest.NewServer(t)
+	// The IdP is another site (127.0.0.2) than the app (127.0.0.1): its POST to the ACS
+	// carries no SameSite=Lax cookie, and the sign-in completes on the same-site GET
+	// that follows (SP-initiated ones only in the session that started them).
+	idp, idpSrv := samltest.NewServerAt(t, "127.0.0.2:0")
 	idp.AddUser("owner", samltest.User{NameID: "owner-1", Attributes: map[string][]string{
 		"email": {ownerEmail}, "firstName": {"Olivia"}, "lastName": {"Owner"}}})
 	idp.AddUser("newbie", samltest.User{NameID: "newbie-1", Attributes: map[string][]string{
@@ -180,6 +183,19 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 	b.wantText(`[data-testid=nav-account]`, newbieName)
 	b.shot("org-home-newbie-idp-initiated")
 
+	// 5b. An IdP-initiated sign-in as someone else does not silently replace the
+	// newcomer's session: the browser asks first.
+	b.do("open the IdP-initiated sign-in as the owner", chromedp.Navigate(idpSrv.URL+"/idp-initiated?user=owner&sp="+url.QueryEscape(spEntityID)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-continue]`)))
+	b.do("continue to Gatehouse", chromedp.Click(chromedp.CSS(`[data-testid=idp-continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-switch]`)))
+	b.wantText(`[data-testid=confirm-switch] h2`, "Continue as "+ownerEmail+"?")
+	b.wantText(`[data-testid=nav-account]`, newbieName)
+	b.shot("confirm-switch")
+	b.do("continue as the owner", chromedp.Click(chromedp.CSS(`[data-testid=confirm-switch-continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=org-name]`)))
+	b.wantText(`[data-testid=nav-account]`, ownerName)
+
 	// 6. The owner logs in with the password and finds the newcomer among the members.
 	b.logout()
 	b.do("log in as owner",
@@ -203,8 +219,8 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 	b.shot("members-jit")
 	b.do("open Auth", chromedp.Navigate(a.BaseURL+"/settings/acme/auth/"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=sso-attempts]`)))
-	if n := b.count(`[data-testid=sso-attempt][data-outcome=success]`); n != 3 {
-		t.Errorf("%d successful sign-ins listed, want 3 (activation, SP- and IdP-initiated)", n)
+	if n := b.count(`[data-testid=sso-attempt][data-outcome=success]`); n != 4 {
+		t.Errorf("%d successful sign-ins listed, want 4 (activation, SP- and twice IdP-initiated)", n)
 	}
 	if n := b.count(`[data-testid=sso-attempt][data-outcome=failure]`); n != 0 {
 		t.Errorf("%d failed sign-ins listed, want none", n)

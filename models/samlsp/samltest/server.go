@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,7 +50,23 @@ import (
 // test's goroutine). The server closes at the end of the test.
 func NewServer(t testing.TB) (*IdP, *httptest.Server) {
 	t.Helper()
+	return NewServerAt(t, "")
+}
+
+// NewServerAt is NewServer listening on addr (host:port, "" for 127.0.0.1:0): an IdP
+// on 127.0.0.2 is another site than an app on 127.0.0.1, so a browser treats its
+// POST to the app's ACS as cross-site (no SameSite=Lax cookies), as with a real IdP.
+func NewServerAt(t testing.TB, addr string) (*IdP, *httptest.Server) {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil) // listens on 127.0.0.1:0 already
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("IdP listener on %s: %v", addr, err)
+		}
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
 	key, cert := NewKeyPair(t)
 	i := NewWithKey("http://"+srv.Listener.Addr().String(), key, cert)
 	srv.Config.Handler = i.handler(t)
