@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,10 +73,13 @@ func ListTeamMembers(ctx context.Context, db bun.IDB, orgID, teamID int64) ([]Te
 	return out, nil
 }
 
+// requireTeamManager applies the powers rule (ActManageTeams) for actor.
 func requireTeamManager(ctx context.Context, db bun.IDB, orgID int64, actor Actor) error {
-	me, err := MembershipOf(ctx, db, orgID, actor.UserID)
-	if err != nil || !me.Role.CanManageTeams() {
-		return Forbidden("Only admins, managers and owners can change teams.")
+	if err := authorizeActor(ctx, db, orgID, actor, ActManageTeams, Target{}); err != nil {
+		if errors.Is(err, ErrForbidden) {
+			return Forbidden("Only admins, managers and owners can change teams.")
+		}
+		return err
 	}
 	return nil
 }
