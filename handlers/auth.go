@@ -36,7 +36,7 @@ func (h *Handler) signIn(c *fiber.Ctx, u *models.User) error {
 	}
 	h.Sessions.Put(ctx, sessionstore.KeyUserID, u.ID)
 	h.Sessions.Put(ctx, sessionstore.KeyUserAgent, copyString(c.Get(fiber.HeaderUserAgent)))
-	h.Sessions.Put(ctx, sessionstore.KeyIP, copyString(c.IP()))
+	h.Sessions.Put(ctx, sessionstore.KeyIP, clientIP(c))
 	c.Locals(localUser, u)
 	return nil
 }
@@ -76,7 +76,7 @@ func (h *Handler) setup(c *fiber.Ctx) error {
 	u, org, err := models.SetUpInstance(c.UserContext(), h.DB.Bun, models.FirstRun{
 		User: models.NewUser{Email: f.Email, Name: f.Name, Password: c.FormValue("password")},
 		Org:  models.NewOrganization{Name: f.OrgName, Slug: f.OrgSlug},
-	}, c.IP())
+	}, clientIP(c))
 	if errs, ferr := formErrors(err); err != nil {
 		if ferr != nil {
 			return ferr
@@ -103,7 +103,7 @@ func (h *Handler) registerPage(c *fiber.Ctx) error {
 func (h *Handler) register(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	f := pages.AuthForm{Email: strings.TrimSpace(c.FormValue("email")), Name: c.FormValue("name"), Next: safeNext(c.FormValue("next"), "")}
-	ok, retry, err := models.Allow(ctx, h.DB.Bun, "register:ip:"+c.IP(), models.RegisterLimitPerIP, models.RegisterWindow)
+	ok, retry, err := models.Allow(ctx, h.DB.Bun, "register:ip:"+clientKey(c), models.RegisterLimitPerIP, models.RegisterWindow)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (h *Handler) login(c *fiber.Ctx) error {
 		}
 		return h.render(c, http.StatusUnprocessableEntity, pages.Login(h.page(c, "Log in"), f))
 	}
-	ok, retry, err := models.AllowPasswordAttempt(ctx, h.DB.Bun, f.Email, c.IP())
+	ok, retry, err := models.AllowPasswordAttempt(ctx, h.DB.Bun, f.Email, clientKey(c))
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (h *Handler) forgotPage(c *fiber.Ctx) error {
 func (h *Handler) forgot(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	f := pages.AuthForm{Email: strings.TrimSpace(c.FormValue("email"))}
-	ok, _, err := models.Allow(ctx, h.DB.Bun, "reset:ip:"+c.IP(), models.PasswordLimitPerIP, models.PasswordWindow)
+	ok, _, err := models.Allow(ctx, h.DB.Bun, "reset:ip:"+clientKey(c), models.PasswordLimitPerIP, models.PasswordWindow)
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,10 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"gatehouse/models"
 	"gatehouse/models/scim"
@@ -19,7 +19,6 @@ func (h *Handler) ErrorHandler(c *fiber.Ctx, err error) error {
 	status, msg := http.StatusInternalServerError, "Internal error"
 	var fe *fiber.Error
 	var forbidden *models.ForbiddenError
-	var connErr *pgconn.ConnectError
 	switch {
 	case errors.As(err, &fe):
 		status, msg = fe.Code, fe.Message
@@ -31,8 +30,9 @@ func (h *Handler) ErrorHandler(c *fiber.Ctx, err error) error {
 		status, msg = http.StatusForbidden, "You do not have access to this."
 	case errors.Is(err, models.ErrConflict):
 		status, msg = http.StatusConflict, "This conflicts with a change someone else made. Reload and try again."
-	case errors.As(err, &connErr) || isPoolUnavailable(err):
-		status, msg = http.StatusServiceUnavailable, "The database is unavailable"
+	case models.DatabaseUnavailable(err):
+		status, msg = http.StatusServiceUnavailable, "The service is briefly unavailable. Try again in a few seconds."
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(models.RetryAfterSeconds))
 	}
 	if v, ok := models.AsValidation(err); ok {
 		status, msg = http.StatusUnprocessableEntity, v.Error()
@@ -55,13 +55,4 @@ func (h *Handler) ErrorHandler(c *fiber.Ctx, err error) error {
 	p := h.page(c, msg)
 	p.Org = nil
 	return h.render(c, status, pages.Error(p, status, msg, requestID(c)))
-}
-
-func isPoolUnavailable(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		// 57P01 admin shutdown, 57P03 cannot connect now, 08xxx connection exceptions
-		return pgErr.Code == "57P01" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08"
-	}
-	return false
 }

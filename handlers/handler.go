@@ -7,8 +7,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/alexedwards/scs/v2"
@@ -26,6 +28,11 @@ type Config struct {
 	BaseURL *url.URL
 	// DevMail is true when no SMTP server is configured: mail is kept at /_dev/mail.
 	DevMail bool
+	// RequestTimeout bounds each request (DefaultRequestTimeout when zero).
+	RequestTimeout time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed
+	// (GATEHOUSE_TRUSTED_PROXIES); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Secure reports whether the instance is served over https (cookie flags).
@@ -117,9 +124,9 @@ func (h *Handler) flashError(c *fiber.Ctx, msg string) {
 func actor(c *fiber.Ctx) models.Actor {
 	u := currentUser(c)
 	if u == nil {
-		return models.Actor{IP: c.IP()}
+		return models.Actor{IP: clientIP(c)}
 	}
-	return models.Actor{UserID: u.ID, Label: u.Email, IP: c.IP()}
+	return models.Actor{UserID: u.ID, Label: u.Email, IP: clientIP(c)}
 }
 
 // formErrors turns a validation error into per-field messages for the form; other

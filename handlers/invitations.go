@@ -68,7 +68,7 @@ func (h *Handler) accept(c *fiber.Ctx) error {
 	} else {
 		var u *models.User
 		in := models.NewUser{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password")}
-		u, org, err = models.AcceptInvitationAsNewUser(ctx, h.DB.Bun, token, in, c.IP())
+		u, org, err = models.AcceptInvitationAsNewUser(ctx, h.DB.Bun, token, in, clientIP(c))
 		if err == nil {
 			err = h.signIn(c, u)
 		} else if errs, ferr := formErrors(err); ferr == nil {

@@ -70,7 +70,7 @@ func (h *Handler) accessLog(c *fiber.Ctx) error {
 		return err
 	}
 	h.Log.Info("request", "request_id", requestID(c), "method", c.Method(), "route", route,
-		"status", status, "duration_ms", time.Since(start).Milliseconds(), "ip", c.IP())
+		"status", status, "duration_ms", time.Since(start).Milliseconds(), "ip", clientIP(c))
 	return err
 }
 

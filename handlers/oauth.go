@@ -85,7 +85,7 @@ func (h *Handler) oauthCallback(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	attempt := models.SSOAttempt{OrgID: org.ID, Outcome: "failure", IP: c.IP()}
+	attempt := models.SSOAttempt{OrgID: org.ID, Outcome: "failure", IP: clientIP(c)}
 	fail := func(reason, hint string) error {
 		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, reason, hint))
 		return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), org.Slug, requestID(c)))
@@ -133,7 +133,7 @@ func (h *Handler) oauthCallback(c *fiber.Ctx) error {
 		ident.Attributes["login"] = []string{id.Login}
 	}
 	start := &models.SSOStart{Purpose: st.Purpose, UserID: st.UserID, Flow: models.HashToken(st.State)}
-	out, err := models.CompleteSSO(ctx, h.DB.Bun, h.Mailer, org, p, start, ident, next, c.IP())
+	out, err := models.CompleteSSO(ctx, h.DB.Bun, h.Mailer, org, p, start, ident, next, clientIP(c))
 	return h.finishSSO(c, org, p, attempt, out, err, "", next, st.Purpose == models.PurposeActivate, fail)
 }
 

@@ -23,19 +23,23 @@ const BodyLimit = 1 << 20
 func NewApp(h *Handler) *fiber.App {
 	app := fiber.New(fiber.Config{
 		ErrorHandler:          h.ErrorHandler,
-		BodyLimit:             BodyLimit,
+		BodyLimit:             bodyReadLimit, // limitBody answers 413 above BodyLimit
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 	})
 
-	// Order: recover first (contains panics everywhere), then request id, access log and
-	// security headers for every response.
+	// Order: recover first (contains panics everywhere), then request id, client address,
+	// access log and security headers for every response; then the request deadline and
+	// the body limit, before any database work.
 	app.Use(recover.New(recover.Config{EnableStackTrace: false}))
 	app.Use(requestid.New())
+	app.Use(h.clientAddress)
 	app.Use(h.accessLog)
 	app.Use(securityHeaders)
+	app.Use(h.deadline)
+	app.Use(limitBody)
 
 	// Probes, metrics and assets: no session.
 	app.Get("/healthz", h.healthz)

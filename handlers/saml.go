@@ -148,7 +148,7 @@ func (h *Handler) redirectExternal(c *fiber.Ctx, to string) error {
 // set no cookie and write nothing else.
 func (h *Handler) acs(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	attempt := models.SSOAttempt{Outcome: "failure", IP: c.IP()}
+	attempt := models.SSOAttempt{Outcome: "failure", IP: clientIP(c)}
 	org, p, err := h.samlOrg(c)
 	if org != nil {
 		attempt.OrgID = org.ID
@@ -269,7 +269,7 @@ const ssoCompletePath = "/auth/sso/complete/"
 func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	token := copyString(c.Params("token"))
-	b := models.HandoffBrowser{Flow: h.ssoFlow(c), IP: c.IP(),
+	b := models.HandoffBrowser{Flow: h.ssoFlow(c), IP: clientIP(c),
 		Confirmed: c.Method() == fiber.MethodPost && formBodyValue(c, "confirm") == "yes"}
 	if u := currentUser(c); u != nil {
 		b.SignedInUserID = u.ID

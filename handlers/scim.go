@@ -35,7 +35,7 @@ func scimOrg(c *fiber.Ctx) *models.Organization {
 
 func scimActor(c *fiber.Ctx) models.Actor {
 	tok, _ := c.Locals(localSCIMToken).(*models.SCIMToken)
-	return tok.Actor(c.IP())
+	return tok.Actor(clientIP(c))
 }
 
 // scimJSON writes v with status as application/scim+json.
@@ -59,6 +59,11 @@ func (h *Handler) scimFail(c *fiber.Ctx, err error) error {
 		se = scim.Errorf(http.StatusNotFound, "", "Resource not found")
 	case errors.Is(err, models.ErrForbidden):
 		se = scim.Errorf(http.StatusForbidden, "", "%s", err.Error())
+	case models.DatabaseUnavailable(err):
+		// IdPs (Entra, Okta) retry a 503 with Retry-After; a 500 is reported as a failure.
+		h.Log.Warn("SCIM request: database unavailable", "request_id", requestID(c), "route", c.Route().Path, "error", err.Error())
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(models.RetryAfterSeconds))
+		se = scim.Errorf(http.StatusServiceUnavailable, "", "The service is briefly unavailable: retry after %d seconds", models.RetryAfterSeconds)
 	default:
 		if v, ok := models.AsValidation(err); ok {
 			se = scim.Errorf(http.StatusBadRequest, "invalidValue", "%s", v.Error())
@@ -85,7 +90,7 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 	}
 	unauthorized := func() error {
 		// Failed authentications are limited per address (token guessing).
-		if ok, retry, err := models.Allow(ctx, h.DB.Bun, "scim:badauth:"+c.IP(), scimBadAuthLimit, time.Minute); err == nil && !ok {
+		if ok, retry, err := models.Allow(ctx, h.DB.Bun, "scim:badauth:"+clientKey(c), scimBadAuthLimit, time.Minute); err == nil && !ok {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
 			return h.scimFail(c, scim.Errorf(http.StatusTooManyRequests, "", "Too many failed authentications: retry after %d seconds", int(retry.Seconds())+1))
 		}

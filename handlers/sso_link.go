@@ -61,7 +61,7 @@ func (h *Handler) link(c *fiber.Ctx) error {
 }
 
 func (h *Handler) finishLink(c *fiber.Ctx, token string, proof models.LinkProof) error {
-	u, org, next, nameID, err := models.CompletePendingLink(c.UserContext(), h.DB.Bun, token, copyString(c.Cookies(linkCookie)), proof, c.IP())
+	u, org, next, nameID, err := models.CompletePendingLink(c.UserContext(), h.DB.Bun, token, copyString(c.Cookies(linkCookie)), proof, clientIP(c))
 	if errors.Is(err, models.ErrLinkInvalid) {
 		return h.linkInvalid(c)
 	}
@@ -80,7 +80,7 @@ func (h *Handler) finishLink(c *fiber.Ctx, token string, proof models.LinkProof)
 		return err
 	}
 	if err := models.RecordSSOAttempt(c.UserContext(), h.DB.Bun, models.SSOAttempt{OrgID: org.ID, Outcome: "success", Reason: "linked",
-		Hint: "The account's owner proved it and the identity is now linked.", Email: u.Email, UserID: &u.ID, IP: c.IP()}); err != nil {
+		Hint: "The account's owner proved it and the identity is now linked.", Email: u.Email, UserID: &u.ID, IP: clientIP(c)}); err != nil {
 		return err
 	}
 	h.flash(c, "Your account is linked to "+org.Name+" single sign-on.")

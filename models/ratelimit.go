@@ -51,6 +51,7 @@ const (
 // AllowPasswordAttempt counts one password attempt for email from ip and reports
 // whether it is within the limits, and else how long to wait.
 func AllowPasswordAttempt(ctx context.Context, db bun.IDB, email, ip string) (bool, time.Duration, error) {
+	ip = ClientKeyOf(ip) // an IPv6 client counts as its /64
 	account := strings.ToLower(NormalizeEmail(email))
 	for _, lim := range []struct {
 		key string

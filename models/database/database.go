@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -48,13 +49,48 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if cfg.MaxConns < 10 {
 		cfg.MaxConns = 10
 	}
-	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > ConnectTimeout {
+		cfg.ConnConfig.ConnectTimeout = ConnectTimeout
+	}
+	// No statement waits forever on a stalled server or a held lock; the URL may set
+	// its own values (?statement_timeout=…). A connection idle inside a transaction
+	// (its request gone) gives its locks back.
+	for k, v := range map[string]string{
+		"statement_timeout":                   StatementTimeout,
+		"lock_timeout":                        LockTimeout,
+		"idle_in_transaction_session_timeout": "60s",
+	} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
-	sqldb := stdlib.OpenDBFromPool(pool)
+	sqldb := sql.OpenDB(boundedAcquire{stdlib.GetPoolConnector(pool)})
+	sqldb.SetMaxIdleConns(0) // as stdlib.OpenDBFromPool: the pgx pool keeps the idle connections
 	return &DB{Pool: pool, SQL: sqldb, Bun: bun.NewDB(sqldb, pgdialect.New())}, nil
+}
+
+// Bounds on waiting for the database (SPEC: 503 + Retry-After, never a hang). A
+// request's own deadline (handlers) is longer than these.
+const (
+	ConnectTimeout   = 5 * time.Second
+	AcquireTimeout   = 5 * time.Second
+	StatementTimeout = "15s"
+	LockTimeout      = "5s"
+)
+
+// boundedAcquire is the pool's database/sql connector with a bound on the wait for a
+// free connection (pgxpool has none of its own): an exhausted or unreachable pool
+// answers an error the surfaces turn into 503 instead of queueing requests.
+type boundedAcquire struct{ driver.Connector }
+
+func (b boundedAcquire) Connect(ctx context.Context) (driver.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, AcquireTimeout)
+	defer cancel()
+	return b.Connector.Connect(ctx)
 }
 
 // Close closes every view of the pool.
@@ -65,7 +101,21 @@ func (d *DB) Close() {
 
 // Migrate applies River's and the application's migrations, holding the advisory
 // lock so that concurrent instances migrate one after the other.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, db *bun.DB) error {
+func Migrate(ctx context.Context, appPool *pgxpool.Pool, _ *bun.DB) error {
+	// Migrations may build indexes on large tables: they run on a pool of their own
+	// without the application's statement and lock timeouts.
+	cfg := appPool.Config()
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "0"
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = "0"
+	cfg.MaxConns = 4
+	cfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open migration pool: %w", err)
+	}
+	defer pool.Close()
+	db := bun.NewDB(stdlib.OpenDBFromPool(pool), pgdialect.New())
+	defer db.Close()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection for migration lock: %w", err)

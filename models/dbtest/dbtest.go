@@ -34,8 +34,9 @@ func AdminURL(tb testing.TB) string {
 			adminURL = u
 			return
 		}
+		// fsync off: throwaway data, speed matters (the app's default server is durable).
 		dir := filepath.Join(os.TempDir(), "gatehouse-test-pg-"+strconv.Itoa(os.Getuid()))
-		srv, err := pglocal.Start(context.Background(), dir, pglocal.Options{Detached: true})
+		srv, err := pglocal.Start(context.Background(), dir, pglocal.Options{Detached: true, Fast: true})
 		if err != nil {
 			adminErr = err
 			return

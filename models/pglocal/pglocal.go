@@ -4,12 +4,18 @@
 // The server listens on a Unix socket only (no TCP port to collide with). When the
 // process runs as root, initdb and postgres run as the `postgres` OS user, because
 // PostgreSQL refuses to run as root.
+//
+// Only its owner can reach it (SECURITY.md): the data directory must be a real
+// directory owned by this user and writable by nobody else; the cluster and socket
+// directories are 0700 and owned by the server's user; the socket is 0700; pg_hba
+// allows the Unix socket only (no TCP at all, so no `trust` over TCP). Where a short
+// socket path or the postgres user's reach needs a folder in the system's temporary
+// directory, it is made fresh (random name, 0700) and its path is kept in the data
+// directory, never a predictable name someone else could have created first.
 package pglocal
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -39,6 +45,10 @@ type Options struct {
 	Detached bool
 	// Log receives the server's output; nil discards it.
 	LogFile string
+	// Fast turns durability off (fsync, full-page writes) for throwaway test servers.
+	// The default is durable: a power cut loses at most the last moments of commits
+	// (synchronous_commit=off) and never corrupts the cluster.
+	Fast bool
 }
 
 // Server is a running (or attached) local PostgreSQL server.
@@ -101,21 +111,33 @@ func Start(ctx context.Context, dataDir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data directory %q: %w", dataDir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("create data directory %q: %w", abs, err)
-	}
 	runAs, err := serverUser()
 	if err != nil {
 		return nil, err
 	}
+	// Root's data directory lets the postgres user through (0711: enter, not list).
+	mode := os.FileMode(0o700)
+	if runAs.root {
+		mode = 0o711
+	}
+	if err := ownedDir(abs, uint32(os.Geteuid()), mode, false); err != nil {
+		return nil, err
+	}
 	s := &Server{DataDir: abs}
-	s.PGData, s.SocketDir = clusterPaths(abs, runAs)
 
 	unlock, err := lockFile(filepath.Join(abs, "pglocal.lock"))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	if s.PGData, s.SocketDir, err = clusterPaths(abs, runAs); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{s.PGData, s.SocketDir} {
+		if err := ownedDir(d, runAs.uid, 0o700, true); err != nil {
+			return nil, err
+		}
+	}
 
 	if s.ping(ctx) == nil {
 		s.attached = true
@@ -126,6 +148,9 @@ func Start(ctx context.Context, dataDir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.initdb(ctx, binDir, runAs); err != nil {
+		return nil, err
+	}
+	if err := s.writeHBA(runAs); err != nil {
 		return nil, err
 	}
 	if err := s.start(binDir, runAs, opts); err != nil {
@@ -179,7 +204,7 @@ type osUser struct {
 
 func serverUser() (osUser, error) {
 	if os.Geteuid() != 0 {
-		return osUser{}, nil
+		return osUser{uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}, nil
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
@@ -192,19 +217,101 @@ func serverUser() (osUser, error) {
 
 // clusterPaths chooses where the cluster and its socket live. The cluster lives in
 // dataDir/pg unless the server user cannot reach it; the socket path must stay short.
-func clusterPaths(dataDir string, runAs osUser) (pgdata, sockDir string) {
+// Either may then live in the data directory's private folder in the temporary
+// directory (privateTempDir).
+func clusterPaths(dataDir string, runAs osUser) (pgdata, sockDir string, err error) {
 	pgdata = filepath.Join(dataDir, "pg")
 	sockDir = filepath.Join(dataDir, "run")
-	sum := sha256.Sum256([]byte(dataDir))
-	short := filepath.Join(os.TempDir(), "gatehouse-pg-"+hex.EncodeToString(sum[:6]))
-	if runAs.root && !traversableByOthers(dataDir) {
+	movePG := runAs.root && !traversableByOthers(dataDir)
+	moveSock := movePG || len(filepath.Join(sockDir, ".s.PGSQL.5432")) > maxSocketPath
+	if !moveSock {
+		return pgdata, sockDir, nil
+	}
+	short, err := privateTempDir(dataDir, runAs)
+	if err != nil {
+		return "", "", err
+	}
+	if movePG {
 		pgdata = filepath.Join(short, "pg")
-		sockDir = filepath.Join(short, "run")
 	}
-	if len(filepath.Join(sockDir, ".s.PGSQL.5432")) > maxSocketPath {
-		sockDir = filepath.Join(short, "run")
+	return pgdata, filepath.Join(short, "run"), nil
+}
+
+// tempDirRecord is the file in the data directory that names its private folder in the
+// temporary directory.
+const tempDirRecord = "pglocal.tmpdir"
+
+// privateTempDir returns the data directory's folder in the temporary directory: the
+// one recorded in the data directory when it is still there and still private, else a
+// fresh one (random name, 0700, owned by the server's user), which is then recorded.
+// A recorded folder that is now a symlink or owned by someone else is refused.
+func privateTempDir(dataDir string, runAs osUser) (string, error) {
+	record := filepath.Join(dataDir, tempDirRecord)
+	if b, err := os.ReadFile(record); err == nil {
+		dir := strings.TrimSpace(string(b))
+		if _, err := os.Lstat(dir); err == nil {
+			if err := ownedDir(dir, runAs.uid, 0o700, false); err != nil {
+				return "", fmt.Errorf("%w (named in %s: remove that file to start over)", err, record)
+			}
+			return dir, nil
+		}
 	}
-	return pgdata, sockDir
+	dir, err := os.MkdirTemp("", "gatehouse-pg-")
+	if err != nil {
+		return "", fmt.Errorf("create a private folder for the socket: %w", err)
+	}
+	if runAs.root {
+		if err := os.Chown(dir, int(runAs.uid), int(runAs.gid)); err != nil {
+			return "", fmt.Errorf("hand %s to the postgres user: %w", dir, err)
+		}
+	}
+	if err := os.WriteFile(record, []byte(dir+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("record %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// ownedDir makes sure dir is a private directory of uid: created with mode when it does
+// not exist; otherwise it must be a real directory (not a symlink) owned by uid and
+// writable by nobody else. With tighten, an existing directory of uid is set to mode
+// (PostgreSQL's own directories); otherwise a wider mode is refused only when others
+// could write to it.
+func ownedDir(dir string, uid uint32, mode os.FileMode, tighten bool) error {
+	st, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+		}
+		if err := os.Mkdir(dir, mode); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		if err := os.Chmod(dir, mode); err != nil { // umask
+			return err
+		}
+		if uid != uint32(os.Geteuid()) {
+			if err := os.Chown(dir, int(uid), -1); err != nil {
+				return fmt.Errorf("hand %s to the postgres user: %w", dir, err)
+			}
+		}
+		st, err = os.Lstat(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if st.Mode()&os.ModeSymlink != 0 || !st.IsDir() {
+		return fmt.Errorf("refusing %s for the embedded database: it is a symlink or not a directory (use a real directory of your own)", dir)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Uid != uid {
+		return fmt.Errorf("refusing %s for the embedded database: it belongs to another user; use a directory of your own", dir)
+	}
+	if tighten && st.Mode().Perm() != mode {
+		if err := os.Chmod(dir, mode); err != nil {
+			return fmt.Errorf("make %s private: %w", dir, err)
+		}
+	} else if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("refusing %s for the embedded database: others can write to it (mode %o); chmod go-w it or use another directory", dir, st.Mode().Perm())
+	}
+	return nil
 }
 
 // traversableByOthers reports whether every directory from / to dir can be entered by
@@ -223,16 +330,11 @@ func traversableByOthers(dir string) bool {
 
 func (s *Server) initdb(ctx context.Context, binDir string, runAs osUser) error {
 	if _, err := os.Stat(filepath.Join(s.PGData, "PG_VERSION")); err == nil {
-		return s.prepareDirs(runAs)
+		return nil
 	}
-	if err := os.MkdirAll(s.PGData, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", s.PGData, err)
-	}
-	if err := s.prepareDirs(runAs); err != nil {
-		return err
-	}
+	// trust on the socket only: the socket and its directory are 0700 (see writeHBA).
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
-		"-D", s.PGData, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+		"-D", s.PGData, "-U", "postgres", "--auth-local=trust", "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-sync")
 	cmd.SysProcAttr = credential(runAs)
 	cmd.Dir = os.TempDir()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -241,28 +343,24 @@ func (s *Server) initdb(ctx context.Context, binDir string, runAs osUser) error 
 	return nil
 }
 
-func (s *Server) prepareDirs(runAs osUser) error {
-	for _, d := range []string{filepath.Dir(s.PGData), s.PGData, s.SocketDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
+// hba is the whole pg_hba.conf of a local server: the Unix socket (0700, its owner and
+// root only) and nothing over TCP. Written at every start, so clusters made by older
+// versions (initdb --auth=trust) lose their TCP trust lines too.
+const hba = `# Written by Gatehouse (models/pglocal) at every start: edits are lost.
+# Unix socket only; the socket and its directory are 0700. No TCP.
+local all all trust
+local replication all trust
+`
+
+func (s *Server) writeHBA(runAs osUser) error {
+	p := filepath.Join(s.PGData, "pg_hba.conf")
+	if err := os.WriteFile(p, []byte(hba), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if runAs.root {
+		if err := os.Lchown(p, int(runAs.uid), int(runAs.gid)); err != nil {
+			return fmt.Errorf("hand %s to the postgres user: %w", p, err)
 		}
-	}
-	if !runAs.root {
-		return nil
-	}
-	for _, d := range []string{s.PGData, s.SocketDir} {
-		if err := filepath.Walk(d, func(p string, _ os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, int(runAs.uid), int(runAs.gid))
-		}); err != nil {
-			return fmt.Errorf("hand %s to the postgres user: %w", d, err)
-		}
-	}
-	// The cluster's parent may be a fallback folder in the temporary directory.
-	if parent := filepath.Dir(s.PGData); parent != s.DataDir {
-		_ = os.Chmod(parent, 0o755)
 	}
 	return nil
 }
@@ -274,11 +372,14 @@ func (s *Server) start(binDir string, runAs osUser, opts Options) error {
 		"-D", s.PGData,
 		"-k", s.SocketDir,
 		"-c", "listen_addresses=",
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
 		"-c", "max_connections=300",
-		"-c", "unix_socket_permissions=0777",
+		"-c", "unix_socket_permissions=0700",
+		// Durable: a crash or power cut never corrupts the cluster; committed
+		// transactions of the last moments (up to 3 × wal_writer_delay) may be lost.
+		"-c", "synchronous_commit=off",
+	}
+	if opts.Fast {
+		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off")
 	}
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
 	attr := credential(runAs)
@@ -297,7 +398,7 @@ func (s *Server) start(binDir string, runAs osUser, opts Options) error {
 	if logPath == "" {
 		logPath = filepath.Join(s.DataDir, "postgres.log")
 	}
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", logPath, err)
 	}
@@ -313,6 +414,14 @@ func (s *Server) start(binDir string, runAs osUser, opts Options) error {
 	}
 	s.cmd = cmd
 	return nil
+}
+
+// Signal sends sig to a server this process started (tests: SIGSTOP freezes it).
+func (s *Server) Signal(sig os.Signal) error {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return errors.New("pglocal: not a server this process started")
+	}
+	return s.cmd.Process.Signal(sig)
 }
 
 func credential(runAs osUser) *syscall.SysProcAttr {
@@ -375,7 +484,7 @@ func (s *Server) ensureDatabase(ctx context.Context) error {
 }
 
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
