@@ -61,3 +61,53 @@ func TestCLIUserOrgAndSSOConfigure(t *testing.T) {
 		t.Fatal("configure without a registration accepted")
 	}
 }
+
+// Without --map the preset's mapping applies (issue 13 item 7): for the default generic
+// SAML2 provider, which has none, the NameID.
+func TestCLISSOConfigureWithoutMap(t *testing.T) {
+	db, url := dbtest.NewWithURL(t)
+	env := map[string]string{"DATABASE_URL": url, "GATEHOUSE_BASE_URL": "https://sso.example.com", "GATEHOUSE_LOG_LEVEL": "error"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut strings.Builder
+	for _, args := range [][]string{
+		{"migrate"},
+		{"user", "create", "--email", "ada@example.com", "--name", "Ada", "--password", "long enough pw"},
+		{"org", "create", "--slug", "acme", "--name", "Acme", "--owner", "ada@example.com"},
+		{"org", "create", "--slug", "okco", "--name", "Okco", "--owner", "ada@example.com"},
+	} {
+		if err := run(args, getenv, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	idp := samltest.New(t, "https://idp.example")
+	file := filepath.Join(t.TempDir(), "idp.xml")
+	if err := os.WriteFile(file, idp.Metadata(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		slug   string
+		args   []string
+		wantID string
+		wantEM string
+	}{
+		{"acme", nil, "NameID", "NameID"},
+		{"okco", []string{"--provider", "okta"}, "identifier", "email"},
+	} {
+		args := append([]string{"sso", "configure", "--org", tc.slug, "--metadata-file", file}, tc.args...)
+		if err := run(args, getenv, &out, &errOut); err != nil {
+			t.Fatalf("%v without --map: %v", args, err)
+		}
+		ctx := context.Background()
+		org, err := models.OrgBySlug(ctx, db.Bun, tc.slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := models.ProviderOf(ctx, db.Bun, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Config.Mapping.Identifier != tc.wantID || p.Config.Mapping.Email != tc.wantEM {
+			t.Errorf("%s mapping %+v", tc.slug, p.Config.Mapping)
+		}
+	}
+}

@@ -6,10 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"gatehouse/handlers"
+	"gatehouse/models"
 )
 
 // config is read from the environment (SPEC §9). Any invalid value stops startup
@@ -31,6 +38,14 @@ type config struct {
 	GoogleClientID, GoogleClientSecret, GoogleIssuer            string
 	GitHubClientID, GitHubClientSecret, GitHubURL, GitHubAPIURL string
 	LogLevel                                                    slog.Level
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client
+	// (GATEHOUSE_TRUSTED_PROXIES, CIDRs); none by default.
+	TrustedProxies []netip.Prefix
+	// RequestTimeout bounds each request (GATEHOUSE_REQUEST_TIMEOUT, default 20s).
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds the whole graceful shutdown: HTTP drain, then jobs
+	// (GATEHOUSE_SHUTDOWN_TIMEOUT, default 25s: under Kubernetes' 30 s grace period).
+	ShutdownTimeout time.Duration
 }
 
 type configError struct{ name, msg string }
@@ -62,8 +77,32 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	c.BaseURL = u
 	if c.DatabaseURL != "" {
-		if du, err := url.Parse(c.DatabaseURL); err != nil || (du.Scheme != "postgres" && du.Scheme != "postgresql") {
+		// pgx's own parser: it takes several hosts (postgres://h1:5432,h2:5432/db?
+		// target_session_attrs=read-write), which net/url refuses.
+		if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 			return nil, &configError{"DATABASE_URL", "must be a postgres:// URL"}
+		}
+		if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil {
+			return nil, &configError{"DATABASE_URL", "is not a valid postgres:// URL (several hosts: postgres://h1:5432,h2:5432/db?target_session_attrs=read-write)"}
+		}
+	}
+	proxies, err := models.ParseTrustedProxies(getenv("GATEHOUSE_TRUSTED_PROXIES"))
+	if err != nil {
+		return nil, &configError{"GATEHOUSE_TRUSTED_PROXIES", err.Error()}
+	}
+	c.TrustedProxies = proxies
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{{"GATEHOUSE_REQUEST_TIMEOUT", &c.RequestTimeout, handlers.DefaultRequestTimeout}, {"GATEHOUSE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 25 * time.Second}} {
+		*d.dst = d.def
+		if v := getenv(d.name); v != "" {
+			dur, err := time.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return nil, &configError{d.name, fmt.Sprintf("%q is not a duration like 25s", v)}
+			}
+			*d.dst = dur
 		}
 	}
 	if c.SMTPURL != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -26,6 +27,23 @@ func TestLoadConfig(t *testing.T) {
 		{name: "base URL with query", env: map[string]string{"GATEHOUSE_BASE_URL": "https://x.example?a=1"}, wantErr: "GATEHOUSE_BASE_URL"},
 		{name: "bad addr", env: map[string]string{"GATEHOUSE_ADDR": "8000"}, wantErr: "GATEHOUSE_ADDR"},
 		{name: "bad database URL", env: map[string]string{"DATABASE_URL": "mysql://x"}, wantErr: "DATABASE_URL"},
+		{name: "several database hosts", env: map[string]string{"DATABASE_URL": "postgres://gh@127.0.0.1:5433,127.0.0.1:5434/gatehouse?target_session_attrs=read-write"}, check: func(t *testing.T, c *config) {
+			if !strings.Contains(c.DatabaseURL, ",127.0.0.1:5434") {
+				t.Fatalf("%q", c.DatabaseURL)
+			}
+		}},
+		{name: "trusted proxies", env: map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8 192.0.2.7"}, check: func(t *testing.T, c *config) {
+			if len(c.TrustedProxies) != 3 || c.TrustedProxies[2].String() != "192.0.2.7/32" {
+				t.Fatalf("%v", c.TrustedProxies)
+			}
+		}},
+		{name: "bad trusted proxy", env: map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/33"}, wantErr: "GATEHOUSE_TRUSTED_PROXIES"},
+		{name: "shutdown bounded by default", env: nil, check: func(t *testing.T, c *config) {
+			if c.ShutdownTimeout != 25*time.Second || c.RequestTimeout != 20*time.Second {
+				t.Fatalf("shutdown %s, request %s", c.ShutdownTimeout, c.RequestTimeout)
+			}
+		}},
+		{name: "bad shutdown timeout", env: map[string]string{"GATEHOUSE_SHUTDOWN_TIMEOUT": "soon"}, wantErr: "GATEHOUSE_SHUTDOWN_TIMEOUT"},
 		{name: "bad SMTP URL", env: map[string]string{"SMTP_URL": "http://mail"}, wantErr: "SMTP_URL"},
 		{name: "bad log level", env: map[string]string{"GATEHOUSE_LOG_LEVEL": "loud"}, wantErr: "GATEHOUSE_LOG_LEVEL"},
 		{name: "Google id without secret", env: map[string]string{"GATEHOUSE_GOOGLE_CLIENT_ID": "x"}, wantErr: "GATEHOUSE_GOOGLE_CLIENT_SECRET"},

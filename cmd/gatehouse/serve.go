@@ -8,6 +8,10 @@ import (
 	"net"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
 	"gatehouse/handlers"
 	"gatehouse/models"
 	"gatehouse/models/fetch"
@@ -48,13 +52,28 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 			return err
 		case <-ctx.Done():
 		}
-		log.Info("shutting down")
-		shutdownErr := web.ShutdownWithTimeout(15 * time.Second)
-		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := jobs.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+		return shutdown(web, jobs, cfg.ShutdownTimeout, log)	})
+}
+
+// shutdown drains HTTP requests and stops the job workers at the same time, within
+// timeout in all (GATEHOUSE_SHUTDOWN_TIMEOUT, default 25 s, under Kubernetes' 30 s
+// grace period before SIGKILL). Jobs get a soft stop first; in the last seconds the
+// ones still running are cancelled, so River records them as failed-and-retryable
+// instead of leaving them `running` for the rescuer.
+func shutdown(web *fiber.App, jobs *river.Client[pgx.Tx], timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- web.ShutdownWithContext(ctx) }()
+
+	softCtx, softCancel := context.WithTimeout(ctx, timeout*3/4)
+	defer softCancel()
+	if err := jobs.Stop(softCtx); err != nil {
+		log.Warn("jobs still running at the soft stop deadline: cancelling them", "error", err.Error())
+		if err := jobs.StopAndCancel(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("stopping jobs", "error", err.Error())
 		}
-		return shutdownErr
-	})
+	}
+	return <-httpDone
 }

@@ -17,7 +17,8 @@ import (
 
 const ssoUsage = `usage: gatehouse sso configure --org SLUG --provider KIND
          (--metadata-url URL | --metadata-file FILE | --entity-id ID --sso-url URL --cert-file FILE [--slo-url URL])
-         [--map identifier=…,email=…,first_name=…,last_name=…] [--activate]`
+         [--map identifier=…,email=…,first_name=…,last_name=…] [--activate]
+       Without --map the provider's default mapping is used (NameID where it has none).`
 
 // ssoCommand is `gatehouse sso configure` (SPEC §9): register an org's IdP without
 // the browser; --activate skips the owner's round trip, for automation.
@@ -44,7 +45,16 @@ func ssoCommand(ctx context.Context, cfg *config, log *slog.Logger, args []strin
 	if *slug == "" || !ok {
 		return &usageError{ssoUsage}
 	}
-	setup := models.SAMLSetup{Kind: *kind, Mapping: preset.Mapping, EntityID: *entityID, SSOURL: *ssoURL, SLOURL: *sloURL}
+	// Without --map: the preset's mapping; presets without one (generic SAML2,
+	// JumpCloud) take both from the Subject NameID, which every IdP sends.
+	defaults := preset.Mapping
+	if defaults.Identifier == "" {
+		defaults.Identifier = samlsp.NameIDKey
+	}
+	if defaults.Email == "" {
+		defaults.Email = samlsp.NameIDKey
+	}
+	setup := models.SAMLSetup{Kind: *kind, Mapping: defaults, EntityID: *entityID, SSOURL: *ssoURL, SLOURL: *sloURL}
 	switch {
 	case *metaURL != "":
 		setup.Method, setup.MetadataURL = models.MethodMetadataURL, *metaURL

@@ -98,7 +98,8 @@ func (a *app) handler() (*handlers.Handler, error) {
 		return nil, fmt.Errorf("GATEHOUSE_SECRET_KEY: %w", err)
 	}
 	h := &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log, Fetcher: fetch.New(a.cfg.AllowPrivateMetadata),
-		Secrets: keys, Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == ""}}
+		Secrets: keys, Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == "",
+			RequestTimeout: a.cfg.RequestTimeout, TrustedProxies: a.cfg.TrustedProxies}}
 	callback := a.cfg.BaseURL.String() + handlers.OAuthCallbackPath
 	if a.cfg.GoogleClientID != "" {
 		h.Google = &oauth.Google{ClientID: a.cfg.GoogleClientID, ClientSecret: a.cfg.GoogleClientSecret, RedirectURL: callback, Issuer: a.cfg.GoogleIssuer}
