@@ -53,7 +53,8 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		case <-ctx.Done():
 		}
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-		return shutdown(web, jobs, cfg.ShutdownTimeout, log)	})
+		return shutdown(web, jobs, cfg.ShutdownTimeout, log)
+	})
 }
 
 // shutdown drains HTTP requests and stops the job workers at the same time, within
