@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"testing"
@@ -43,6 +44,13 @@ type Options struct {
 	BaseURL string
 	// Jobs starts River workers (email delivery).
 	Jobs bool
+	// DB is the database to use instead of a fresh one on the shared test server
+	// (fault tests bring a server of their own, dbtest.Private).
+	DB *database.DB
+	// RequestTimeout bounds each request (the app's default when zero).
+	RequestTimeout time.Duration
+	// TrustedProxies are believed in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 	// Google and GitHub enable those providers (their RedirectURL is set here).
 	Google *oauth.Google
 	GitHub *oauth.GitHub
@@ -51,7 +59,10 @@ type Options struct {
 // New builds the app on a fresh database.
 func New(t testing.TB, opts Options) *App {
 	t.Helper()
-	tdb := dbtest.New(t)
+	tdb := opts.DB
+	if tdb == nil {
+		tdb = dbtest.New(t)
+	}
 	base := opts.BaseURL
 	if base == "" {
 		base = "http://gatehouse.test"
@@ -81,7 +92,7 @@ func New(t testing.TB, opts Options) *App {
 		t.Fatal(err)
 	}
 	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true), Secrets: keys,
-		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil}}
+		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil, RequestTimeout: opts.RequestTimeout, TrustedProxies: opts.TrustedProxies}}
 	if opts.Google != nil {
 		opts.Google.RedirectURL = base + handlers.OAuthCallbackPath
 		h.Google = opts.Google

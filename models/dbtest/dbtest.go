@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"sync"
 	"testing"
 
@@ -103,4 +104,30 @@ func (migrator) Migrate(ctx context.Context, _ *sql.DB, cfg pgtestdb.Config) err
 	}
 	defer db.Close()
 	return database.Migrate(ctx, db.Pool, db.Bun)
+}
+
+// Private starts a PostgreSQL server of this test's own (stopped when it ends) and
+// returns it with a migrated database on it: for fault tests that stop, restart or
+// freeze the server under a running app. Its temporary directory is private to root
+// (0700), so a root test run's server lives in a fresh folder of the temporary directory.
+func Private(tb testing.TB) (*pglocal.Server, *database.DB, string) {
+	tb.Helper()
+	ctx := context.Background()
+	srv, err := pglocal.Start(ctx, filepath.Join(tb.TempDir(), "pg"), pglocal.Options{Fast: true})
+	if err != nil {
+		tb.Fatalf("private test server: %v", err)
+	}
+	tb.Cleanup(func() {
+		_ = srv.Signal(syscall.SIGCONT) // a test that froze it
+		srv.Stop()
+	})
+	db, err := database.Open(ctx, srv.URL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(db.Close)
+	if err := database.Migrate(ctx, db.Pool, db.Bun); err != nil {
+		tb.Fatal(err)
+	}
+	return srv, db, srv.URL()
 }

@@ -416,12 +416,35 @@ func (s *Server) start(binDir string, runAs osUser, opts Options) error {
 	return nil
 }
 
-// Signal sends sig to a server this process started (tests: SIGSTOP freezes it).
-func (s *Server) Signal(sig os.Signal) error {
+// Signal sends sig to a server this process started and to every process it forked
+// (backends call setsid, so they are not in its process group): tests freeze the whole
+// server with SIGSTOP and thaw it with SIGCONT. Linux only (it reads /proc).
+func (s *Server) Signal(sig syscall.Signal) error {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return errors.New("pglocal: not a server this process started")
 	}
-	return s.cmd.Process.Signal(sig)
+	pid := s.cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		return err
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces, so parse after the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+			_ = syscall.Kill(child, sig)
+		}
+	}
+	return nil
 }
 
 func credential(runAs osUser) *syscall.SysProcAttr {
