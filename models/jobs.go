@@ -13,19 +13,26 @@ import (
 	"gatehouse/models/mail"
 )
 
+// RescueStuckJobsAfter is how long a job may stay `running` before it is retried.
+const RescueStuckJobsAfter = 5 * time.Minute
+
 // NewJobs returns the River client that works the application's jobs on pool: email
 // delivery (rendered by render, delivered by sender), hourly maintenance and the hourly
 // check for IdP metadata due for refresh (downloaded through fetcher). Call Start and,
 // on shutdown, Stop.
 func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.Sender, fetcher MetadataGetter) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &mail.Worker{Render: render, Sender: sender})
+	river.AddWorker(workers, &mail.Worker{Render: render, Sender: sender, DB: db})
 	river.AddWorker(workers, &MaintenanceWorker{DB: db})
 	river.AddWorker(workers, &MetadataRefreshWorker{DB: db, Fetcher: fetcher})
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
 		FetchPollInterval: 200 * time.Millisecond,
+		// A job still `running` this long after it started was orphaned (a crash, or a
+		// database stall that kept River from recording its end): run it again. Longer
+		// than every worker's Timeout; email delivery is idempotent per job.
+		RescueStuckJobsAfter: RescueStuckJobsAfter,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil },

@@ -310,9 +310,11 @@ type MetadataRefreshWorker struct {
 	Fetcher MetadataGetter
 }
 
-// Timeout implements river.Worker: a run may download many documents.
+// Timeout implements river.Worker: a run may download many documents, but must end
+// before RescueStuckJobsAfter; an unfinished run is retried and picks up the providers
+// still due.
 func (w *MetadataRefreshWorker) Timeout(*river.Job[MetadataRefreshArgs]) time.Duration {
-	return 30 * time.Minute
+	return RescueStuckJobsAfter - time.Minute
 }
 
 // Work implements river.Worker. It returns the errors it could not record (database

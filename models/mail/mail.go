@@ -56,20 +56,51 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// Worker renders and sends Args jobs.
+// Worker renders and sends Args jobs, at most once per job: a delivery is recorded by
+// job id in the same database (email_deliveries), and a job that finds its record (a
+// retry or a rescue after River could not mark it completed) completes without sending.
 type Worker struct {
 	river.WorkerDefaults[Args]
 	Render Renderer
 	Sender Sender
+	DB     bun.IDB
+	Log    *slog.Logger
 }
 
 // Work implements river.Worker.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	var sent bool
+	if err := w.DB.NewRaw("SELECT EXISTS (SELECT 1 FROM email_deliveries WHERE job_id = ?)", job.ID).Scan(ctx, &sent); err != nil {
+		return fmt.Errorf("check earlier delivery: %w", err)
+	}
+	if sent {
+		return nil
+	}
 	m, err := w.Render(job.Args)
 	if err != nil {
 		return fmt.Errorf("render %s email: %w", job.Args.Template, err)
 	}
-	return w.Sender.Send(ctx, m)
+	if err := w.Sender.Send(ctx, m); err != nil {
+		return err
+	}
+	// Sent: record it even if the job's own context has just ended, retrying through a
+	// short database stall. Returning an error now would send the message again.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	for {
+		_, err := w.DB.NewRaw("INSERT INTO email_deliveries (job_id) VALUES (?) ON CONFLICT DO NOTHING", job.ID).Exec(rctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-rctx.Done():
+			if w.Log != nil {
+				w.Log.Error("email sent but its delivery could not be recorded: a rescue may send it again", "job_id", job.ID, "error", err.Error())
+			}
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Timeout bounds one delivery attempt.

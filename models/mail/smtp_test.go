@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
+	"gatehouse/models/dbtest"
 	"gatehouse/models/mail"
 	"gatehouse/models/mail/mailpit"
 )
@@ -106,13 +108,17 @@ func (r *recordingSender) Send(_ context.Context, m mail.Message) error {
 }
 
 func TestWorkerWork(t *testing.T) {
+	db := dbtest.New(t).Bun
+	job := func(id int64, a mail.Args) *river.Job[mail.Args] {
+		return &river.Job[mail.Args]{JobRow: &rivertype.JobRow{ID: id}, Args: a}
+	}
 	args := mail.Args{To: "carol@example.test", Template: mail.TemplatePasswordReset, Data: map[string]string{"link": "https://x.test/r"}}
 
 	t.Run("render error is returned and nothing is sent", func(t *testing.T) {
 		boom := errors.New("boom")
 		snd := &recordingSender{}
-		w := &mail.Worker{Render: func(mail.Args) (mail.Message, error) { return mail.Message{}, boom }, Sender: snd}
-		err := w.Work(t.Context(), &river.Job[mail.Args]{Args: args})
+		w := &mail.Worker{Render: func(mail.Args) (mail.Message, error) { return mail.Message{}, boom }, Sender: snd, DB: db}
+		err := w.Work(t.Context(), job(1, args))
 		if !errors.Is(err, boom) {
 			t.Fatalf("Work error = %v, want it to wrap %v", err, boom)
 		}
@@ -129,13 +135,29 @@ func TestWorkerWork(t *testing.T) {
 		snd := &recordingSender{err: sendErr}
 		w := &mail.Worker{Render: func(a mail.Args) (mail.Message, error) {
 			return mail.Message{To: a.To, Subject: "Reset", Text: a.Data["link"], HTML: "<a>" + a.Data["link"] + "</a>"}, nil
-		}, Sender: snd}
-		err := w.Work(t.Context(), &river.Job[mail.Args]{Args: args})
+		}, Sender: snd, DB: db}
+		err := w.Work(t.Context(), job(2, args))
 		if !errors.Is(err, sendErr) {
 			t.Fatalf("Work error = %v, want %v", err, sendErr)
 		}
 		if len(snd.sent) != 1 || snd.sent[0].To != args.To || snd.sent[0].Text != args.Data["link"] {
 			t.Errorf("sent = %+v, want one message to %s", snd.sent, args.To)
+		}
+	})
+
+	t.Run("a job runs again after its delivery: nothing is sent twice", func(t *testing.T) {
+		snd := &recordingSender{}
+		w := &mail.Worker{Render: func(a mail.Args) (mail.Message, error) { return mail.Message{To: a.To}, nil }, Sender: snd, DB: db}
+		for i := 0; i < 3; i++ {
+			if err := w.Work(t.Context(), job(3, args)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Work(t.Context(), job(4, args)); err != nil {
+			t.Fatal(err)
+		}
+		if len(snd.sent) != 2 {
+			t.Errorf("sent %d messages for jobs 3 (three runs) and 4, want 2", len(snd.sent))
 		}
 	})
 }
