@@ -77,6 +77,9 @@ func (h *Handler) ssoOrg(c *fiber.Ctx) (*models.Organization, *models.AuthProvid
 // orgLoginPage is /auth/login/{slug}/: it starts SP-initiated SSO.
 func (h *Handler) orgLoginPage(c *fiber.Ctx) error {
 	org, p, err := h.ssoOrg(c)
+	if models.DatabaseUnavailable(err) {
+		return err // 503 + Retry-After, not "no SSO here"
+	}
 	if org == nil {
 		return h.renderOrgLogin(c, http.StatusNotFound, pages.OrgLoginView{OrgName: "your organization", Error: samlsp.MsgNoSSO})
 	}
@@ -96,6 +99,9 @@ func (h *Handler) renderOrgLogin(c *fiber.Ctx, status int, v pages.OrgLoginView)
 
 func (h *Handler) startOrgLogin(c *fiber.Ctx) error {
 	org, p, err := h.ssoOrg(c)
+	if models.DatabaseUnavailable(err) {
+		return err
+	}
 	if err != nil || !p.Active() {
 		if org == nil || errors.Is(err, models.ErrNotFound) || (p != nil && !p.Active()) {
 			return h.renderOrgLogin(c, http.StatusNotFound, pages.OrgLoginView{OrgName: orgName(org), Error: samlsp.MsgNoSSO})
