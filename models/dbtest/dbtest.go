@@ -120,6 +120,9 @@ func Private(tb testing.TB) (*pglocal.Server, *database.DB, string) {
 	tb.Cleanup(func() {
 		_ = srv.Signal(syscall.SIGCONT) // a test that froze it
 		srv.Stop()
+		if d := srv.PrivateTempDir(); d != "" {
+			_ = os.RemoveAll(d)
+		}
 	})
 	db, err := database.Open(ctx, srv.URL())
 	if err != nil {

@@ -176,6 +176,16 @@ func (s *Server) URLFor(name string) string {
 	return "postgres://postgres@localhost:5432/" + name + "?" + q.Encode()
 }
 
+// PrivateTempDir is the server's fresh folder in the temporary directory, or "" when
+// the cluster and socket live in the data directory (tests remove it when done).
+func (s *Server) PrivateTempDir() string {
+	b, err := os.ReadFile(filepath.Join(s.DataDir, tempDirRecord))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // Attached reports whether Start found a server that was already running.
 func (s *Server) Attached() bool { return s.attached }
 

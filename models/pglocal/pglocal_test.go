@@ -54,4 +54,5 @@ func TestStartThenAttach(t *testing.T) {
 		t.Fatal(err)
 	}
 	again.Stop()
+	removeTemp(again)
 }

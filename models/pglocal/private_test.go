@@ -28,7 +28,7 @@ func TestDefaultServerIsDurableAndPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
+	t.Cleanup(func() { srv.Stop(); removeTemp(srv) })
 	conn, err := pgx.Connect(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -143,10 +143,7 @@ func TestTempSocketDirIsFreshAndPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		srv.Stop()
-		os.RemoveAll(filepath.Dir(srv.SocketDir))
-	})
+	t.Cleanup(func() { srv.Stop(); removeTemp(srv) })
 	if strings.HasPrefix(srv.SocketDir, predicted) {
 		t.Fatalf("socket in the pre-created directory %s", srv.SocketDir)
 	}
@@ -172,5 +169,12 @@ func TestTempSocketDirIsFreshAndPrivate(t *testing.T) {
 	}
 	if !again.Attached() || again.SocketDir != srv.SocketDir {
 		t.Fatalf("second start: attached %v, socket %s (first %s)", again.Attached(), again.SocketDir, srv.SocketDir)
+	}
+}
+
+// removeTemp removes the server's folder in the temporary directory, if it has one.
+func removeTemp(s *pglocal.Server) {
+	if d := s.PrivateTempDir(); d != "" {
+		os.RemoveAll(d)
 	}
 }
