@@ -33,7 +33,8 @@ func newSCIMLoad(b *testing.B) *scimLoad {
 	c.Post("/setup/", url.Values{"name": {"Owner"}, "email": {"owner@example.com"}, "password": {"owner password"}, "org_name": {"Acme"}, "org_slug": {"acme"}})
 	for _, q := range []string{
 		`INSERT INTO auth_providers (org_id, kind, status, config, scim_enabled) VALUES (1, 'saml2', 'active', '{}', true)`,
-		`WITH u AS (INSERT INTO users (email, name) SELECT 'seed' || i || '@example.com', 'Seed ' || i FROM generate_series(1, 100000) i RETURNING id)
+		// Seeding may outlast the 15 s statement timeout of the app (the SET stays on that pooled connection).
+		`SET statement_timeout = 0; WITH u AS (INSERT INTO users (email, name) SELECT 'seed' || i || '@example.com', 'Seed ' || i FROM generate_series(1, 100000) i RETURNING id)
 		 INSERT INTO members (org_id, user_id, role, joined_via) SELECT 1, id, 'member', 'scim' FROM u`,
 		`INSERT INTO teams (org_id, slug, name) SELECT 1, 'team-' || i, 'Team ' || i FROM generate_series(1, 1000) i`,
 		`ANALYZE`,
