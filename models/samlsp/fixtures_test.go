@@ -1,9 +1,10 @@
 package samlsp_test
 
 // Real-IdP vectors: signed responses captured from ADFS/Entra, Google Workspace,
-// JumpCloud, Keycloak, Okta and PingOne (SSOReady's testdata, MIT), read where they are
-// — ../shared/fixtures/saml-real-idps from the project root — and never copied into
-// the project. Every assertions/* response must yield its NameID and attributes; every
+// JumpCloud, Keycloak, Okta and PingOne (SSOReady's testdata, MIT, see
+// testdata/real-idps/LICENSE-ssoready), kept in the project so that `go test ./...` on
+// a fresh clone runs them. Every assertions/* response must yield its NameID and
+// attributes (the okta capture only once repaired, see alteredAfterSigning); every
 // bad-assertions/* response must be refused with the reason its folder names.
 
 import (
@@ -25,36 +26,17 @@ import (
 	"gatehouse/models/samlsp"
 )
 
-const realIdPFixtures = "shared/fixtures/saml-real-idps"
+// realIdPFixtures is the in-repo copy of ../shared/fixtures/saml-real-idps.
+const realIdPFixtures = "testdata/real-idps"
 
-// realIdPDir finds the fixtures folder by walking up from the package directory (the
-// project root is two levels up, the folder sits next to the project), or from
-// $GATEHOUSE_SAML_FIXTURES. It skips the test when the folder is absent.
+// realIdPDir is the fixtures folder; its absence is a failure (the copy is part of the
+// project), never a skip.
 func realIdPDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("GATEHOUSE_SAML_FIXTURES"); d != "" {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			return d
-		}
+	if fi, err := os.Stat(filepath.Join(realIdPFixtures, "assertions")); err != nil || !fi.IsDir() {
+		t.Fatalf("real-IdP fixtures missing from %s: %v", realIdPFixtures, err)
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		for _, cand := range []string{filepath.Join(dir, realIdPFixtures), filepath.Join(dir, "..", realIdPFixtures)} {
-			if fi, err := os.Stat(filepath.Join(cand, "assertions")); err == nil && fi.IsDir() {
-				return cand
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	t.Skip("real-IdP fixtures (../shared/fixtures/saml-real-idps) not present")
-	return ""
+	return realIdPFixtures
 }
 
 type realParams struct {
