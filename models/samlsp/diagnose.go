@@ -95,15 +95,16 @@ func Diagnose(s Settings, raw []byte, requestID string, m Mapping) *Diagnosis {
 	d.Checks = append(d.Checks, Check{Name: "Audience", OK: audOK,
 		Detail: fmt.Sprintf("received %s, expected %q", quoteAll(r.audiences), s.SP.EntityID),
 		Hint:   fmt.Sprintf("Set the application's Entity ID / Audience URI in the IdP to %s (with the trailing slash).", s.SP.EntityID)})
-	d.Checks = append(d.Checks, Check{Name: "Recipient", OK: r.recipient == s.SP.ACSURL,
+	d.Checks = append(d.Checks, Check{Name: "Recipient", OK: s.SP.IsACSURL(r.recipient),
 		Detail: fmt.Sprintf("received %q, expected %q", r.recipient, s.SP.ACSURL),
 		Hint:   fmt.Sprintf("Set the ACS URL (Reply URL) in the IdP to %s.", s.SP.ACSURL)})
-	d.Checks = append(d.Checks, Check{Name: "Destination", OK: r.destination == "" || r.destination == s.SP.ACSURL,
+	d.Checks = append(d.Checks, Check{Name: "Destination", OK: r.destination == "" || s.SP.IsACSURL(r.destination),
 		Detail: fmt.Sprintf("received %q", r.destination),
 		Hint:   fmt.Sprintf("Set the ACS URL (Reply URL) in the IdP to %s.", s.SP.ACSURL)})
-	timeOK := !r.notOnOrAfter.IsZero() && now.Before(r.notOnOrAfter.Add(ClockSkew)) && (r.notBefore.IsZero() || !now.Before(r.notBefore.Add(-ClockSkew)))
+	skew := s.Skew()
+	timeOK := !r.notOnOrAfter.IsZero() && now.Before(r.notOnOrAfter.Add(skew)) && (r.notBefore.IsZero() || !now.Before(r.notBefore.Add(-skew)))
 	d.Checks = append(d.Checks, Check{Name: "Time window", OK: timeOK,
-		Detail: fmt.Sprintf("valid %s to %s; our clock %s; allowed skew %s", fmtT(r.notBefore), fmtT(r.notOnOrAfter), fmtT(now), ClockSkew),
+		Detail: fmt.Sprintf("valid %s to %s; our clock %s; allowed skew %s", fmtT(r.notBefore), fmtT(r.notOnOrAfter), fmtT(now), skew),
 		Hint:   "The assertion is outside its validity window here: check the clocks of the IdP and of this server (NTP)."})
 	d.Checks = append(d.Checks, Check{Name: "InResponseTo", OK: r.inRTo == requestID,
 		Detail: fmt.Sprintf("received %q, expected %q", r.inRTo, requestID),

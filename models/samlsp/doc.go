@@ -14,11 +14,23 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
-// Timing limits (SECURITY.md §5).
+// Timing limits (SECURITY.md §5). The clock skew and the longest assertion lifetime
+// are per-org settings (Settings.ClockSkew, Settings.MaxAssertionLife) within these
+// bounds; zero means the default.
 const (
-	ClockSkew        = 3 * time.Minute
-	MaxAssertionLife = time.Hour
-	MaxIssueAge      = 10 * time.Minute
+	// DefaultClockSkew is Sentry's (python3-saml's) allowance: 5 minutes.
+	DefaultClockSkew = 5 * time.Minute
+	// MaxClockSkew is the largest skew an org may allow; crewjam's global checks run
+	// with it and checkAssertion then applies the org's own.
+	MaxClockSkew = 10 * time.Minute
+	// DefaultMaxAssertionLife admits ADFS's, Entra's and Keycloak's ordinary token
+	// lifetimes (1 to 8 hours). A long-lived assertion is still single use (the replay
+	// cache keeps it until it expires) and must answer a request made in the last 10
+	// minutes or be posted within MaxIssueAge of its issue, so the lifetime bounds little.
+	DefaultMaxAssertionLife = 8 * time.Hour
+	MinAssertionLife        = 5 * time.Minute
+	MaxAssertionLife        = 24 * time.Hour
+	MaxIssueAge             = 10 * time.Minute
 )
 
 // Now is the clock of every check, crewjam's and ours. Tests that freeze it (with
@@ -26,7 +38,7 @@ const (
 var Now = time.Now
 
 func init() {
-	saml.MaxClockSkew = ClockSkew
+	saml.MaxClockSkew = MaxClockSkew
 	saml.MaxIssueDelay = MaxIssueAge
 	saml.TimeNow = func() time.Time { return Now() }
 }

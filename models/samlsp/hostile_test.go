@@ -769,17 +769,17 @@ func hostileRows() []hostileRow {
 			}},
 		{name: "not yet valid (issued 1 hour ahead)", reasons: rCond,
 			build: func(h *hostile) input { return h.in(h.doc(samltest.Options{Now: h.now.Add(time.Hour)})) }},
-		{name: "IssueInstant 5 minutes ahead (beyond the skew, re-signed)", reasons: rCond, detail: "IssueInstant",
+		{name: "IssueInstant 6 minutes ahead (beyond the default 5-minute skew, re-signed)", reasons: rCond, detail: "IssueInstant",
 			build: func(h *hostile) input {
 				return h.editSigned(samltest.Options{}, func(a *etree.Element) {
-					a.Parent().CreateAttr("IssueInstant", stamp(h.now.Add(5*time.Minute)))
-					a.CreateAttr("IssueInstant", stamp(h.now.Add(5*time.Minute)))
+					a.Parent().CreateAttr("IssueInstant", stamp(h.now.Add(6*time.Minute)))
+					a.CreateAttr("IssueInstant", stamp(h.now.Add(6*time.Minute)))
 				})
 			}},
-		{name: "issued 5 minutes ahead (whole response from a fast clock)", reasons: rCond,
+		{name: "issued 6 minutes ahead (whole response from a fast clock)", reasons: rCond,
 			build: func(h *hostile) input {
-				return h.editSigned(samltest.Options{Now: h.now.Add(5 * time.Minute)}, func(a *etree.Element) {
-					a.CreateAttr("IssueInstant", stamp(h.now.Add(5*time.Minute)))
+				return h.editSigned(samltest.Options{Now: h.now.Add(6 * time.Minute)}, func(a *etree.Element) {
+					a.CreateAttr("IssueInstant", stamp(h.now.Add(6*time.Minute)))
 				})
 			}},
 		{name: "Assertion IssueInstant 10 minutes ahead, Conditions current (re-signed)", reasons: rCond,
@@ -788,14 +788,14 @@ func hostileRows() []hostileRow {
 					a.CreateAttr("IssueInstant", stamp(h.now.Add(10*time.Minute)))
 				})
 			}},
-		{name: "lifetime 2 hours (Conditions and confirmation, re-signed)", reasons: rCond, detail: "lifetime",
+		{name: "lifetime 9 hours, over the default maximum of 8 (Conditions and confirmation, re-signed)", reasons: rCond, detail: "lifetime",
 			build: func(h *hostile) input {
-				return h.editSigned(samltest.Options{}, func(a *etree.Element) { setLifetime(h, a, 2*time.Hour) })
+				return h.editSigned(samltest.Options{}, func(a *etree.Element) { setLifetime(h, a, 9*time.Hour) })
 			}},
-		{name: "lifetime 2 hours, Conditions without NotOnOrAfter (re-signed)", reasons: rCond,
+		{name: "lifetime 9 hours, Conditions without NotOnOrAfter (re-signed)", reasons: rCond,
 			build: func(h *hostile) input {
 				return h.editSigned(samltest.Options{}, func(a *etree.Element) {
-					setLifetime(h, a, 2*time.Hour)
+					setLifetime(h, a, 9*time.Hour)
 					mustChild(h.t, a, nsSAML, "Conditions").RemoveAttr("NotOnOrAfter")
 				})
 			}},

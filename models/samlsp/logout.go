@@ -175,10 +175,10 @@ func parseLogoutRequest(s Settings, doc []byte, signed bool) (*LogoutRequest, er
 		return nil, refuse(ReasonConditions, "LogoutRequest Destination %q is not %q", lr.Destination, s.SP.SLSURL)
 	}
 	now := Now()
-	if lr.NotOnOrAfter != nil && !lr.NotOnOrAfter.IsZero() && now.After(lr.NotOnOrAfter.Add(ClockSkew)) {
+	if lr.NotOnOrAfter != nil && !lr.NotOnOrAfter.IsZero() && now.After(lr.NotOnOrAfter.Add(s.Skew())) {
 		return nil, refuse(ReasonConditions, "LogoutRequest expired")
 	}
-	if lr.IssueInstant.Add(MaxIssueAge).Before(now) || lr.IssueInstant.After(now.Add(ClockSkew)) {
+	if lr.IssueInstant.Add(MaxIssueAge).Before(now) || lr.IssueInstant.After(now.Add(s.Skew())) {
 		return nil, refuse(ReasonConditions, "LogoutRequest IssueInstant out of range")
 	}
 	if lr.NameID == nil || strings.TrimSpace(lr.NameID.Value) == "" || lr.ID == "" {

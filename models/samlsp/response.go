@@ -1,6 +1,7 @@
 package samlsp
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -111,8 +112,22 @@ func ValidateResponse(s Settings, raw []byte, requestID string) (a *Assertion, e
 		}
 		return nil
 	}
+	// SPEC §3.1 accepts the ACS URL without its trailing slash, which owners type into
+	// IdPs. crewjam requires Recipient to equal sp.AcsURL and Destination to equal it
+	// or the URL passed in: make sp.AcsURL the form the Recipient uses, and pass the
+	// other form, so either form passes (and nothing else). checkAssertion applies the
+	// same rule to the Recipient on its own.
 	acs, _ := url.Parse(s.SP.ACSURL)
-	parsed, err := sp.ParseXMLResponse(raw, []string{requestID}, *acs)
+	current := acs
+	if slashless := strings.TrimSuffix(s.SP.ACSURL, "/"); slashless != s.SP.ACSURL {
+		alt, _ := url.Parse(slashless)
+		if bytes.Contains(raw, []byte(`Recipient="`+slashless+`"`)) || bytes.Contains(raw, []byte(`Recipient='`+slashless+`'`)) {
+			sp.AcsURL, current = *alt, acs
+		} else {
+			current = alt
+		}
+	}
+	parsed, err := sp.ParseXMLResponse(raw, []string{requestID}, *current)
 	if err != nil {
 		var ire *saml.InvalidResponseError
 		detail := err.Error()
@@ -141,8 +156,12 @@ func classify(detail string) error {
 	return refuse(ReasonInvalid, "%s", detail)
 }
 
-// checkAssertion applies what crewjam leaves to the caller (SECURITY.md §5).
+// checkAssertion is the policy applied to a verified assertion (SECURITY.md §3, §5):
+// subject, audience, recipient, bearer confirmation, time window with the org's clock
+// skew, and the org's longest lifetime. It does not rely on crewjam's own checks (so
+// another verification path can call it): every rule is applied here, at now.
 func checkAssertion(as *saml.Assertion, s Settings, requestID string, now time.Time) (*Assertion, error) {
+	skew := s.Skew()
 	if as.Subject == nil || as.Subject.NameID == nil || strings.TrimSpace(as.Subject.NameID.Value) == "" {
 		return nil, refuse(ReasonInvalid, "the assertion has no Subject NameID")
 	}
@@ -151,6 +170,14 @@ func checkAssertion(as *saml.Assertion, s Settings, requestID string, now time.T
 	}
 	if strings.TrimSpace(as.ID) == "" {
 		return nil, refuse(ReasonInvalid, "the assertion has no ID")
+	}
+	if len(as.Conditions.AudienceRestrictions) == 0 {
+		return nil, refuse(ReasonConditions, "no AudienceRestriction")
+	}
+	for _, ar := range as.Conditions.AudienceRestrictions {
+		if ar.Audience.Value != s.SP.EntityID {
+			return nil, refuse(ReasonConditions, "audience %q is not %q", ar.Audience.Value, s.SP.EntityID)
+		}
 	}
 	bearer := false
 	var confirmedUntil time.Time
@@ -162,11 +189,17 @@ func checkAssertion(as *saml.Assertion, s Settings, requestID string, now time.T
 		if d.Recipient == "" || d.NotOnOrAfter.IsZero() {
 			continue
 		}
-		if d.Recipient != s.SP.ACSURL {
+		if !s.SP.IsACSURL(d.Recipient) {
 			return nil, refuse(ReasonConditions, "SubjectConfirmation Recipient %q is not %q", d.Recipient, s.SP.ACSURL)
 		}
 		if requestID == "" && d.InResponseTo != "" {
 			return nil, refuse(ReasonRequest, "unsolicited response answers request %q we did not issue", d.InResponseTo)
+		}
+		if requestID != "" && d.InResponseTo != "" && d.InResponseTo != requestID {
+			return nil, refuse(ReasonRequest, "SubjectConfirmation InResponseTo %q is not %q", d.InResponseTo, requestID)
+		}
+		if !now.Before(d.NotOnOrAfter.Add(skew)) {
+			return nil, refuse(ReasonConditions, "SubjectConfirmation expired at %s (allowed clock skew %s)", d.NotOnOrAfter.UTC().Format(time.RFC3339), skew)
 		}
 		bearer = true
 		if d.NotOnOrAfter.After(confirmedUntil) {
@@ -176,15 +209,21 @@ func checkAssertion(as *saml.Assertion, s Settings, requestID string, now time.T
 	if !bearer {
 		return nil, refuse(ReasonInvalid, "no bearer SubjectConfirmation with Recipient and NotOnOrAfter")
 	}
-	if as.IssueInstant.After(now.Add(ClockSkew)) {
-		return nil, refuse(ReasonConditions, "IssueInstant %s is in the future", as.IssueInstant.UTC().Format(time.RFC3339))
+	if as.IssueInstant.After(now.Add(skew)) {
+		return nil, refuse(ReasonConditions, "IssueInstant %s is in the future (allowed clock skew %s)", as.IssueInstant.UTC().Format(time.RFC3339), skew)
+	}
+	if nb := as.Conditions.NotBefore; !nb.IsZero() && now.Before(nb.Add(-skew)) {
+		return nil, refuse(ReasonConditions, "assertion not yet valid: NotBefore %s (allowed clock skew %s)", nb.UTC().Format(time.RFC3339), skew)
+	}
+	if na := as.Conditions.NotOnOrAfter; !na.IsZero() && !now.Before(na.Add(skew)) {
+		return nil, refuse(ReasonConditions, "assertion expired at %s (allowed clock skew %s)", na.UTC().Format(time.RFC3339), skew)
 	}
 	end := as.Conditions.NotOnOrAfter
 	if end.IsZero() || (!confirmedUntil.IsZero() && confirmedUntil.Before(end)) {
 		end = confirmedUntil
 	}
-	if end.Sub(as.IssueInstant) > MaxAssertionLife+ClockSkew {
-		return nil, refuse(ReasonConditions, "assertion lifetime %s exceeds %s", end.Sub(as.IssueInstant), MaxAssertionLife)
+	if life := end.Sub(as.IssueInstant); life > s.MaxLife()+skew {
+		return nil, refuse(ReasonConditions, "assertion lifetime %s exceeds this organization's maximum of %s (Auth settings: maximum assertion lifetime)", life, s.MaxLife())
 	}
 	out := &Assertion{
 		ID: as.ID, Issuer: as.Issuer.Value, NameID: strings.TrimSpace(as.Subject.NameID.Value),

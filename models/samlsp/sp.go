@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -42,6 +43,41 @@ type Settings struct {
 	// RequireEncrypted refuses plaintext assertions.
 	SPKey            *rsa.PrivateKey
 	RequireEncrypted bool
+	// ClockSkew and MaxAssertionLife are the org's time policy (0: the defaults,
+	// DefaultClockSkew and DefaultMaxAssertionLife); see Skew and MaxLife.
+	ClockSkew        time.Duration
+	MaxAssertionLife time.Duration
+}
+
+// Skew is the clock skew allowed for this org, within [0, MaxClockSkew].
+func (s Settings) Skew() time.Duration {
+	switch {
+	case s.ClockSkew <= 0:
+		return DefaultClockSkew
+	case s.ClockSkew > MaxClockSkew:
+		return MaxClockSkew
+	}
+	return s.ClockSkew
+}
+
+// MaxLife is the longest assertion lifetime this org accepts, within
+// [MinAssertionLife, MaxAssertionLife].
+func (s Settings) MaxLife() time.Duration {
+	switch {
+	case s.MaxAssertionLife <= 0:
+		return DefaultMaxAssertionLife
+	case s.MaxAssertionLife < MinAssertionLife:
+		return MinAssertionLife
+	case s.MaxAssertionLife > MaxAssertionLife:
+		return MaxAssertionLife
+	}
+	return s.MaxAssertionLife
+}
+
+// IsACSURL reports whether u is this org's ACS URL: exactly, or the same path without
+// its trailing slash, which owners type into IdPs and SPEC §3.1 accepts.
+func (sp SP) IsACSURL(u string) bool {
+	return u != "" && (u == sp.ACSURL || u+"/" == sp.ACSURL)
 }
 
 func mustURL(s string) url.URL {

@@ -121,6 +121,12 @@ type Options struct {
 	Destination  string    // defaults to the ACS URL
 	// EncryptFor, when set, encrypts the assertion for this SP certificate.
 	EncryptFor *x509.Certificate
+	// Lifetime, when set, is how long after Now the assertion is valid (Conditions
+	// and SubjectConfirmationData NotOnOrAfter), as an IdP's token lifetime setting.
+	Lifetime time.Duration
+	// NameIDFormat, when set, replaces the persistent format and crewjam's qualifiers
+	// with these (qualifiers sent only when set).
+	NameIDFormat, NameQualifier, SPNameQualifier string
 }
 
 // Response returns a signed SAML Response (Response and Assertion both signed) as
@@ -180,6 +186,18 @@ func (i *IdP) ResponseDoc(t testing.TB, sp samlsp.SP, u User, o Options) *etree.
 	// crewjam's maker sets Recipient to the ACS endpoint: allow tests to point it elsewhere.
 	for j := range req.Assertion.Subject.SubjectConfirmations {
 		req.Assertion.Subject.SubjectConfirmations[j].SubjectConfirmationData.Recipient = o.Recipient
+		if o.Lifetime > 0 {
+			req.Assertion.Subject.SubjectConfirmations[j].SubjectConfirmationData.NotOnOrAfter = o.Now.Add(o.Lifetime)
+		}
+	}
+	req.Assertion.IssueInstant = o.Now // crewjam's maker takes its global clock
+	if o.Lifetime > 0 {
+		req.Assertion.Conditions.NotOnOrAfter = o.Now.Add(o.Lifetime)
+	}
+	if o.NameIDFormat != "" {
+		// As the test says: this format, and only the qualifiers it sets.
+		n := req.Assertion.Subject.NameID
+		n.Format, n.NameQualifier, n.SPNameQualifier = o.NameIDFormat, o.NameQualifier, o.SPNameQualifier
 	}
 	if err := req.MakeAssertionEl(); err != nil {
 		t.Fatal(err)
