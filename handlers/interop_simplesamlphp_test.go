@@ -57,10 +57,14 @@ func TestSimpleSAMLphpInterop(t *testing.T) {
 	// Per SP, SimpleSAMLphp signs the Response, the Assertion or both (its default), and
 	// sends LogoutRequests with the first SingleLogoutService binding listed.
 	sps := []sspSP{
-		{SP: sp, SignResponse: true, SignAssertion: true, SLSBinding: bindingRedirect},
+		// acme is loaded from Gatehouse's metadata URL: SimpleSAMLphp's defaults (both
+		// signed, the first SingleLogoutService listed: Redirect).
+		{SP: sp, SignResponse: true, SignAssertion: true, SLSBinding: bindingRedirect, MetadataURL: true},
 		{SP: samlsp.NewSP(a.BaseURL, "resp-signed"), SignResponse: true, SignAssertion: false, SLSBinding: bindingRedirect},
 		{SP: samlsp.NewSP(a.BaseURL, "assert-signed"), SignResponse: false, SignAssertion: true, SLSBinding: bindingPOST},
 	}
+	// The org exists first: SimpleSAMLphp reads acme's SP metadata from its URL.
+	owner := setUp(t, a)
 	idp := sspStart(t, php, www, sps, []sspUser{
 		{Username: "olive", Password: "olivepass", Email: "owner@example.com", GivenName: "Olive", Surname: "Owner"},
 		{Username: "alice", Password: "alicepass", Email: "alice@example.com", GivenName: "Alice", Surname: "Adams"},
@@ -68,7 +72,6 @@ func TestSimpleSAMLphpInterop(t *testing.T) {
 	})
 
 	// The owner registers SimpleSAMLphp by its metadata URL (SPEC §3.2, method 1).
-	owner := setUp(t, a)
 	res := owner.Post("/settings/acme/auth/configure/saml2/", url.Values{"method": {"url"}, "metadata_url": {idp.metadataURL()},
 		"map_identifier": {"uid"}, "map_email": {"email"}, "map_first_name": {"givenName"}, "map_last_name": {"sn"}})
 	if res.Status != http.StatusSeeOther {
@@ -315,6 +318,7 @@ type sspSP struct {
 	SP                          samlsp.SP
 	SignResponse, SignAssertion bool
 	SLSBinding                  string // the binding of the SingleLogoutService it lists
+	MetadataURL                 bool   // SimpleSAMLphp loads it from our metadata URL
 }
 
 // sspSignIn is a row of sso_signins.

@@ -302,7 +302,7 @@ func TestSAMLMappingErrorsShowSentryMessages(t *testing.T) {
 	e := newSSOEnv(t, true)
 	c := e.a.Client(t)
 	res := e.answer(c, c.Post("/auth/login/acme/", nil), samltest.User{NameID: "x-1", Attributes: map[string][]string{"mail": {"x@example.com"}, "uid": {"x"}}})
-	want := "Authentication error: Failed to map SAML attributes. Assertion returned the following attribute keys: 'mail', 'uid'"
+	want := "Authentication error: Failed to map SAML attributes. Assertion returned the following attribute keys: 'mail', 'uid'. The IdP did not send 'email': set User Email to 'mail'"
 	if res.Status != http.StatusBadRequest || res.Text(`[data-testid="sso-error"]`) != want {
 		t.Fatalf("%d %q", res.Status, res.Text(`[data-testid="sso-error"]`))
 	}

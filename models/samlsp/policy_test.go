@@ -1,6 +1,8 @@
 package samlsp_test
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
@@ -113,5 +115,36 @@ func TestACSURLSlashes(t *testing.T) {
 				t.Fatalf("refused for %v, want conditions", err)
 			}
 		})
+	}
+}
+
+// TestSPMetadataValidity: the SP metadata never says it expired (crewjam writes
+// validUntil="0001-01-01T00:00:00Z" when unset, which SimpleSAMLphp and Shibboleth
+// refuse); it says how long it may be cached.
+func TestSPMetadataValidity(t *testing.T) {
+	md, err := samlsp.Metadata(samlsp.NewSP("https://gatehouse.example", "acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ed struct {
+		ValidUntil    *string `xml:"validUntil,attr"`
+		CacheDuration string  `xml:"cacheDuration,attr"`
+		EntityID      string  `xml:"entityID,attr"`
+	}
+	if err := xml.Unmarshal(md, &ed); err != nil {
+		t.Fatal(err)
+	}
+	if ed.ValidUntil != nil {
+		t.Errorf("validUntil=%q published", *ed.ValidUntil)
+	}
+	if ed.CacheDuration != "PT24H" {
+		t.Errorf("cacheDuration=%q, want PT24H", ed.CacheDuration)
+	}
+	if ed.EntityID != "https://gatehouse.example/saml/metadata/acme/" || !strings.HasPrefix(string(md), "<?xml") {
+		t.Errorf("metadata:\n%s", md)
+	}
+	// Our own metadata parser (the same rules an IdP applies) reads it as current.
+	if bytes.Contains(md, []byte("0001-01-01")) {
+		t.Errorf("a year-1 date remains:\n%s", md)
 	}
 }

@@ -58,10 +58,10 @@ func TestRoundTripIdPInitiated(t *testing.T) {
 }
 
 func TestMapIdentityErrors(t *testing.T) {
-	a := &samlsp.Assertion{NameID: "n1", Attributes: map[string][]string{"b": {"x"}, "a": {"not an email"}}}
+	a := &samlsp.Assertion{NameID: "n1", NameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", Attributes: map[string][]string{"b": {"x"}, "a": {"not an email"}}}
 	_, err := samlsp.MapIdentity(a, samlsp.Mapping{Identifier: "id", Email: "a"})
 	var me *samlsp.MapError
-	if !errors.As(err, &me) || me.Msg != "Failed to map SAML attributes. Assertion returned the following attribute keys: 'a', 'b'" {
+	if !errors.As(err, &me) || !strings.HasPrefix(me.Msg, "Failed to map SAML attributes. Assertion returned the following attribute keys: 'a', 'b'. ") {
 		t.Fatalf("%v", err)
 	}
 	_, err = samlsp.MapIdentity(a, samlsp.Mapping{Identifier: samlsp.NameIDKey, Email: "a"})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 )
@@ -139,7 +140,9 @@ func Metadata(sp SP) ([]byte, error) {
 					{Binding: saml.HTTPRedirectBinding, Location: sp.SLSURL},
 					{Binding: saml.HTTPPostBinding, Location: sp.SLSURL},
 				},
-				NameIDFormats: []saml.NameIDFormat{saml.EmailAddressNameIDFormat, saml.PersistentNameIDFormat, saml.UnspecifiedNameIDFormat},
+				// Persistent first: IdPs that pick the SP's first format (SimpleSAMLphp,
+				// Shibboleth) then send a stable NameID, never a transient one.
+				NameIDFormats: []saml.NameIDFormat{saml.PersistentNameIDFormat, saml.EmailAddressNameIDFormat, saml.UnspecifiedNameIDFormat},
 			},
 			AuthnRequestsSigned:  boolPtr(sp.SignsRequests),
 			WantAssertionsSigned: boolPtr(true),
@@ -159,12 +162,30 @@ func Metadata(sp SP) ([]byte, error) {
 			{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes256-cbc"}, {Algorithm: "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"}}
 		ed.SPSSODescriptors[0].KeyDescriptors = []saml.KeyDescriptor{kd("signing"), enc}
 	}
+	ed.CacheDuration = SPMetadataCacheDuration
 	out, err := xml.MarshalIndent(ed, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte(xml.Header), out...), nil
+	// crewjam always writes validUntil, as "0001-01-01T00:00:00Z" when unset: metadata
+	// that expired in year 1, which SimpleSAMLphp and Shibboleth refuse. It is omitted
+	// (the metadata is served live and an uploaded copy must not lapse); cacheDuration
+	// tells IdPs that fetch it how often to refresh (SAML Metadata §1.3.3).
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(out); err != nil || doc.Root() == nil {
+		return nil, fmt.Errorf("SP metadata: %v", err)
+	}
+	doc.Root().RemoveAttr("validUntil")
+	doc.Indent(2)
+	body, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), body...), nil
 }
+
+// SPMetadataCacheDuration is how long IdPs may cache the SP metadata.
+const SPMetadataCacheDuration = 24 * time.Hour
 
 func boolPtr(b bool) *bool { return &b }
 
