@@ -248,6 +248,7 @@ func (a *Assertion) emailHint(m Mapping) string {
 	}
 	return fmt.Sprintf("The IdP did not send '%s' and sent no email address: add an email attribute to the IdP's application, then set %s to its name", m.Email, LabelEmail)
 }
+
 // clipRunes cuts s to at most n characters (never inside a UTF-8 sequence).
 func clipRunes(s string, n int) string {
 	r := []rune(s)
