@@ -219,8 +219,10 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		}
 		d := samlsp.Diagnose(settings, raw, requestID, p.Config.Mapping)
 		attempt.Reason, attempt.Hint = "test", "Test Configuration"
-		if d.Valid {
+		if d.Works() {
 			attempt.Outcome = "success"
+		} else if d.Valid {
+			attempt.Hint = "Test Configuration: " + d.MapError
 		}
 		if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
 			return err

@@ -16,8 +16,9 @@ import (
 type Check struct {
 	Name   string
 	OK     bool
+	Warn   bool // passed, but something will go wrong later (Hint says what)
 	Detail string
-	Hint   string // a plain-language fix, for failures
+	Hint   string // a plain-language fix, for failures and warnings
 }
 
 // Diagnosis is what Test Configuration shows. The received values are read from the
@@ -33,6 +34,10 @@ type Diagnosis struct {
 	Valid        bool // the full validation passed
 }
 
+// Works reports whether a real sign-in with this response would succeed: the
+// response is valid and the attribute mapping yields an identity.
+func (d *Diagnosis) Works() bool { return d.Valid && d.Identity != nil }
+
 // ReceivedAttribute is an attribute as the IdP sent it.
 type ReceivedAttribute struct {
 	Name   string
@@ -46,6 +51,7 @@ type received struct {
 	recipient, destination, inRTo string
 	notBefore, notOnOrAfter       time.Time
 	keyInfoCert                   []byte
+	sigMethods, digestMethods     []string // of every signature, as sent
 	attrs                         []ReceivedAttribute
 }
 
@@ -72,7 +78,11 @@ func Diagnose(s Settings, raw []byte, requestID string, m Mapping) *Diagnosis {
 	errors.As(verr, &ve)
 	sigCheck := Check{Name: "Signature", OK: ve == nil || ve.Reason != ReasonSignature}
 	certs, _ := s.IdP.Certificates()
+	weak := weakAlgorithm(r)
 	switch {
+	case weak != "" && !sigCheck.OK:
+		sigCheck.Detail = "signed with " + weak + ", which is refused: SHA-1 signatures can be forged"
+		sigCheck.Hint = "The certificate is not the problem: the IdP signs with SHA-1. Set it to SHA-256: " + SHA256Howto
 	case r.keyInfoCert != nil && !containsCert(certs, r.keyInfoCert):
 		sigCheck.OK = false
 		sigCheck.Detail = "signed with a certificate that is not registered"
@@ -117,16 +127,73 @@ func Diagnose(s Settings, raw []byte, requestID string, m Mapping) *Diagnosis {
 	}
 	d.Checks = append(d.Checks, final)
 	d.Valid = verr == nil
-	if d.Valid {
-		// The mapped identity comes from the verified assertion only.
-		id, err := MapIdentity(a, m)
-		if err != nil {
-			d.MapError = err.Error()
+	if !d.Valid {
+		return d
+	}
+	// The mapped identity comes from the verified assertion only.
+	mapping := Check{Name: "Attribute mapping", OK: true}
+	id, err := MapIdentity(a, m)
+	if err != nil {
+		d.MapError = err.Error()
+		mapping.OK = false
+		var me *MapError
+		if errors.As(err, &me) && len(me.Missing) > 0 {
+			mapping.Detail = "no value for " + strings.Join(me.Missing, " and ") + "; the IdP sent " + keyList(a)
 		} else {
-			d.Identity = &id
+			mapping.Detail = err.Error()
 		}
+		mapping.Hint = err.Error()
+	} else {
+		d.Identity = &id
+		mapping.Detail = fmt.Sprintf("%s %q, %s %q", LabelIdentifier, id.ID, LabelEmail, id.Email)
+	}
+	d.Checks = append(d.Checks, mapping)
+	if a.NameIDFormat == NameIDFormatTransient && (m.Identifier == NameIDKey || (id.ID != "" && id.ID == a.NameID)) {
+		d.Checks = append(d.Checks, Check{Name: "NameID format", OK: true, Warn: true,
+			Detail: "transient NameID mapped as the " + LabelIdentifier,
+			Hint: "A transient NameID changes at every sign-in: each sign-in would be a new person. Make the IdP send a persistent (or emailAddress) NameID, " +
+				"or map " + LabelIdentifier + " to a stable attribute."})
 	}
 	return d
+}
+
+// keyList quotes the attribute keys of a, plus NameID.
+func keyList(a *Assertion) string {
+	keys := append([]string{NameIDKey}, a.AttributeNames()...)
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = "'" + k + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+// SHA-1 algorithm identifiers (XML-DSig), refused by the signature policy.
+var sha1Algorithms = map[string]string{
+	"http://www.w3.org/2000/09/xmldsig#rsa-sha1":        "RSA-SHA1",
+	"http://www.w3.org/2000/09/xmldsig#dsa-sha1":        "DSA-SHA1",
+	"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1": "ECDSA-SHA1",
+	"http://www.w3.org/2000/09/xmldsig#sha1":            "SHA-1 digest",
+}
+
+// SHA256Howto says where each IdP sets SHA-256 (SPEC §3.8 hints).
+const SHA256Howto = "Okta: the app's General tab › SAML Settings › Edit › Show Advanced Settings › Signature Algorithm RSA-SHA256 and Digest Algorithm SHA256. " +
+	"Microsoft Entra ID: Enterprise applications › the app › Single sign-on › SAML Certificates › Edit › Signing Algorithm SHA-256. " +
+	"ADFS: the relying party trust › Properties › Advanced › Secure hash algorithm SHA-256. " +
+	"OneLogin: the app's SSO tab › SAML Signature Algorithm SHA-256. " +
+	"Auth0: the SAML2 Web App add-on settings \"signatureAlgorithm\": \"rsa-sha256\" and \"digestAlgorithm\": \"sha256\". " +
+	"JumpCloud and Google Workspace sign with SHA-256 already. " +
+	"Keycloak: the client › Signature and Encryption › Signature algorithm RSA_SHA256. " +
+	"SimpleSAMLphp: 'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256'."
+
+// weakAlgorithm names the SHA-1 algorithm the response was signed with ("" if none).
+func weakAlgorithm(r received) string {
+	var names []string
+	for _, alg := range append(append([]string{}, r.sigMethods...), r.digestMethods...) {
+		if n, ok := sha1Algorithms[alg]; ok {
+			names = append(names, fmt.Sprintf("%s (%s)", n, alg))
+		}
+	}
+	return strings.Join(names, " and ")
 }
 
 func fmtT(t time.Time) string {
@@ -180,6 +247,18 @@ func readReceived(raw []byte) received {
 	}
 	if iss := first(children(as, nsAssertion, "Issuer")); iss != nil {
 		r.issuer = strings.TrimSpace(iss.Text())
+	}
+	for _, sig := range append(children(root, nsDSig, "Signature"), children(as, nsDSig, "Signature")...) {
+		for _, si := range children(sig, nsDSig, "SignedInfo") {
+			for _, sm := range children(si, nsDSig, "SignatureMethod") {
+				r.sigMethods = append(r.sigMethods, sm.SelectAttrValue("Algorithm", ""))
+			}
+			for _, ref := range children(si, nsDSig, "Reference") {
+				for _, dm := range children(ref, nsDSig, "DigestMethod") {
+					r.digestMethods = append(r.digestMethods, dm.SelectAttrValue("Algorithm", ""))
+				}
+			}
+		}
 	}
 	for _, sig := range children(as, nsDSig, "Signature") {
 		r.keyInfoCert = keyInfoCert(sig)

@@ -127,6 +127,9 @@ type Options struct {
 	// NameIDFormat, when set, replaces the persistent format and crewjam's qualifiers
 	// with these (qualifiers sent only when set).
 	NameIDFormat, NameQualifier, SPNameQualifier string
+	// SignatureMethod, when set, signs with this algorithm (and its digest) instead of
+	// RSA-SHA256, e.g. dsig.RSASHA1SignatureMethod as older IdP defaults do.
+	SignatureMethod string
 }
 
 // Response returns a signed SAML Response (Response and Assertion both signed) as
@@ -149,6 +152,11 @@ func (i *IdP) ResponseDoc(t testing.TB, sp samlsp.SP, u User, o Options) *etree.
 	}
 	if o.Audience == "" {
 		o.Audience = sp.EntityID
+	}
+	if o.SignatureMethod != "" {
+		prev := i.idp.SignatureMethod
+		i.idp.SignatureMethod = o.SignatureMethod
+		defer func() { i.idp.SignatureMethod = prev }()
 	}
 	if o.Recipient == "" {
 		o.Recipient = sp.ACSURL
