@@ -105,7 +105,8 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 		}
 		v.Attempts, v.AttemptsPrev, v.AttemptsNext = pageOf(pg, v.Attempts)
 		v.Settings = pages.SettingsForm{RequireSSO: p.RequireSSO, DefaultRole: string(org.DefaultRole),
-			SSOSessionHours: strconv.Itoa(p.SSOSessionHours), AllowIdPInitiated: p.AllowIdPInitiated, SCIMEnabled: p.SCIMEnabled}
+			SSOSessionHours: strconv.Itoa(p.SSOSessionHours), AllowIdPInitiated: p.AllowIdPInitiated, SCIMEnabled: p.SCIMEnabled,
+			AllowUnsignedLogout: p.AllowUnsignedLogout, ClockSkewMinutes: strconv.Itoa(p.ClockSkewMinutes), MaxAssertionMinutes: strconv.Itoa(p.MaxAssertionMinutes)}
 		if p.SCIMEnabled {
 			if err := h.scimView(c, &v, org, newToken); err != nil {
 				return err
@@ -130,15 +131,17 @@ func (h *Handler) saveAuthSettings(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
 	form := pages.SettingsForm{RequireSSO: c.FormValue("require_sso") != "", DefaultRole: c.FormValue("default_role"),
 		SSOSessionHours: strings.TrimSpace(c.FormValue("sso_session_hours")), AllowIdPInitiated: c.FormValue("allow_idp_initiated") != "",
-		SCIMEnabled: c.FormValue("scim_enabled") != ""}
+		SCIMEnabled: c.FormValue("scim_enabled") != "", AllowUnsignedLogout: c.FormValue("allow_unsigned_logout") != "",
+		ClockSkewMinutes: strings.TrimSpace(c.FormValue("clock_skew_minutes")), MaxAssertionMinutes: strings.TrimSpace(c.FormValue("max_assertion_minutes"))}
 	hours, err := strconv.Atoi(form.SSOSessionHours)
 	if err != nil {
 		hours = -1 // reported as out of range
 	}
+	skew, life := formMinutes(form.ClockSkewMinutes, models.DefaultClockSkewMinutes), formMinutes(form.MaxAssertionMinutes, models.DefaultMaxAssertionMinutes)
 	keep := models.SessionHash(h.Sessions.Token(c.UserContext()))
 	revoked, err := models.UpdateAuthSettings(c.UserContext(), h.DB.Bun, org.ID, actor(c), models.AuthSettings{
 		RequireSSO: form.RequireSSO, DefaultRole: form.DefaultRole, SSOSessionHours: hours, AllowIdPInitiated: form.AllowIdPInitiated,
-		SCIMEnabled: form.SCIMEnabled}, keep)
+		SCIMEnabled: form.SCIMEnabled, AllowUnsignedLogout: form.AllowUnsignedLogout, ClockSkewMinutes: skew, MaxAssertionMinutes: life}, keep)
 	if errs, ferr := formErrors(err); err != nil {
 		if ferr != nil {
 			return ferr
@@ -380,4 +383,17 @@ func (h *Handler) saveSPKeys(c *fiber.Ctx) error {
 	}
 	h.flash(c, "Saved. Give your IdP the updated SP metadata ("+h.spValues(org).EntityID+"): it now carries this organization's certificate.")
 	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+}
+
+// formMinutes reads a minutes field: empty is the default, anything unreadable is
+// out of range (reported beside the field).
+func formMinutes(v string, def int) int {
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }

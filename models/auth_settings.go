@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"gatehouse/models/mail"
+	"gatehouse/models/samlsp"
 )
 
 // SSO session lifetime bounds, in hours (SPEC §4: default 7 days).
@@ -16,13 +17,46 @@ const (
 	MaxSSOSessionHours = 90 * 24
 )
 
-// AuthSettings is the General Settings form of the Auth page.
+// SAML time policy bounds and defaults, in minutes (samlsp.Settings.Skew/MaxLife).
+const (
+	DefaultClockSkewMinutes    = int(samlsp.DefaultClockSkew / time.Minute)
+	MaxClockSkewMinutes        = int(samlsp.MaxClockSkew / time.Minute)
+	DefaultMaxAssertionMinutes = int(samlsp.DefaultMaxAssertionLife / time.Minute)
+	MinMaxAssertionMinutes     = int(samlsp.MinAssertionLife / time.Minute)
+	MaxMaxAssertionMinutes     = int(samlsp.MaxAssertionLife / time.Minute)
+)
+
+// AuthSettings is the General Settings form of the Auth page. The SAML fields
+// (unsigned logout, clock skew, assertion lifetime) are ignored for OAuth providers.
 type AuthSettings struct {
 	RequireSSO        bool
 	DefaultRole       string
 	SSOSessionHours   int
 	AllowIdPInitiated bool
 	SCIMEnabled       bool
+	// AllowUnsignedLogout admits IdP LogoutRequests without a signature (off by
+	// default: anyone could then end a member's sessions with a crafted link).
+	AllowUnsignedLogout bool
+	ClockSkewMinutes    int
+	MaxAssertionMinutes int
+}
+
+// CurrentAuthSettings are org's General Settings as stored, for channels that change
+// one of them (the CLI) through UpdateAuthSettings like the Auth page does.
+func CurrentAuthSettings(org *Organization, p *AuthProvider) AuthSettings {
+	return AuthSettings{RequireSSO: p.RequireSSO, DefaultRole: string(org.DefaultRole), SSOSessionHours: p.SSOSessionHours,
+		AllowIdPInitiated: p.AllowIdPInitiated, SCIMEnabled: p.SCIMEnabled, AllowUnsignedLogout: p.AllowUnsignedLogout,
+		ClockSkewMinutes: p.ClockSkewMinutes, MaxAssertionMinutes: p.MaxAssertionMinutes}
+}
+
+// checkTimePolicy validates the SAML time policy fields.
+func checkTimePolicy(v *ValidationError, skew, life int) {
+	if skew < 1 || skew > MaxClockSkewMinutes {
+		v.Add("clock_skew_minutes", fmt.Sprintf("Enter between 1 and %d minutes.", MaxClockSkewMinutes))
+	}
+	if life < MinMaxAssertionMinutes || life > MaxMaxAssertionMinutes {
+		v.Add("max_assertion_minutes", fmt.Sprintf("Enter between %d and %d minutes (24 hours).", MinMaxAssertionMinutes, MaxMaxAssertionMinutes))
+	}
 }
 
 // UpdateAuthSettings saves the General Settings: every change is audited with its
@@ -38,6 +72,7 @@ func UpdateAuthSettings(ctx context.Context, db bun.IDB, orgID int64, actor Acto
 	if in.SSOSessionHours < MinSSOSessionHours || in.SSOSessionHours > MaxSSOSessionHours {
 		v.Add("sso_session_hours", fmt.Sprintf("Enter between %d and %d hours (90 days).", MinSSOSessionHours, MaxSSOSessionHours))
 	}
+	checkTimePolicy(v, in.ClockSkewMinutes, in.MaxAssertionMinutes)
 	if err := v.Err(); err != nil {
 		return 0, err
 	}
@@ -66,6 +101,17 @@ func UpdateAuthSettings(ctx context.Context, db bun.IDB, orgID int64, actor Acto
 			{EventSSOSettingsChanged, "sso_session_hours", p.SSOSessionHours, in.SSOSessionHours},
 			{EventSSOSettingsChanged, "allow_idp_initiated", p.AllowIdPInitiated, in.AllowIdPInitiated},
 		}
+		if !p.IsSAML() {
+			in.AllowUnsignedLogout, in.ClockSkewMinutes, in.MaxAssertionMinutes = p.AllowUnsignedLogout, p.ClockSkewMinutes, p.MaxAssertionMinutes
+		}
+		changes = append(changes, []struct {
+			event, setting string
+			old, new       any
+		}{
+			{EventSSOSettingsChanged, "allow_unsigned_logout", p.AllowUnsignedLogout, in.AllowUnsignedLogout},
+			{EventSSOSettingsChanged, "clock_skew_minutes", p.ClockSkewMinutes, in.ClockSkewMinutes},
+			{EventSSOSettingsChanged, "max_assertion_minutes", p.MaxAssertionMinutes, in.MaxAssertionMinutes},
+		}...)
 		for _, ch := range changes {
 			if fmt.Sprint(ch.old) == fmt.Sprint(ch.new) {
 				continue
@@ -76,7 +122,9 @@ func UpdateAuthSettings(ctx context.Context, db bun.IDB, orgID int64, actor Acto
 			}
 		}
 		if _, err := tx.NewUpdate().Model(p).Set("require_sso = ?", in.RequireSSO).Set("sso_session_hours = ?", in.SSOSessionHours).
-			Set("allow_idp_initiated = ?", in.AllowIdPInitiated).Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			Set("allow_idp_initiated = ?", in.AllowIdPInitiated).Set("allow_unsigned_logout = ?", in.AllowUnsignedLogout).
+			Set("clock_skew_minutes = ?", in.ClockSkewMinutes).Set("max_assertion_minutes = ?", in.MaxAssertionMinutes).
+			Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 			return err
 		}
 		if _, err := tx.NewUpdate().Model(org).Set("default_role = ?", role).WherePK().Exec(ctx); err != nil {

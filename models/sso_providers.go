@@ -31,6 +31,8 @@ type AuthProvider struct {
 	SCIMEnabled         bool           `bun:"scim_enabled"`
 	AllowIdPInitiated   bool           `bun:"allow_idp_initiated"`
 	AllowUnsignedLogout bool           `bun:"allow_unsigned_logout"`
+	ClockSkewMinutes    int            `bun:"clock_skew_minutes"`    // SAML time checks' allowed skew
+	MaxAssertionMinutes int            `bun:"max_assertion_minutes"` // longest SAML assertion accepted
 	SSOSessionHours     int            `bun:"sso_session_hours"`
 	SPKeySealed         string         `bun:"sp_key_sealed"`     // see Keyring
 	SPCert              []byte         `bun:"sp_cert"`           // DER, published in the SP metadata
@@ -93,7 +95,8 @@ func (c ProviderConfig) IdP() samlsp.IdP {
 
 // SAMLSettings is what samlsp needs to talk to this org's IdP.
 func SAMLSettings(baseURL string, org *Organization, p *AuthProvider) samlsp.Settings {
-	return samlsp.Settings{SP: samlsp.NewSP(baseURL, org.Slug), IdP: p.Config.IdP()}
+	return samlsp.Settings{SP: samlsp.NewSP(baseURL, org.Slug), IdP: p.Config.IdP(),
+		ClockSkew: time.Duration(p.ClockSkewMinutes) * time.Minute, MaxAssertionLife: time.Duration(p.MaxAssertionMinutes) * time.Minute}
 }
 
 // ProviderOf returns org's provider, or ErrNotFound.
@@ -271,7 +274,7 @@ func saveProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, 
 				return err
 			}
 			p = &AuthProvider{OrgID: orgID, Kind: kind, Status: ProviderPending, Config: *cfg, AllowIdPInitiated: true,
-				SSOSessionHours: 168, CreatedByID: &actor.UserID}
+				SSOSessionHours: 168, CreatedByID: &actor.UserID, ClockSkewMinutes: DefaultClockSkewMinutes, MaxAssertionMinutes: DefaultMaxAssertionMinutes}
 			if actor.UserID == 0 {
 				p.CreatedByID = nil
 			}

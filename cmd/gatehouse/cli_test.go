@@ -57,6 +57,28 @@ func TestCLIUserOrgAndSSOConfigure(t *testing.T) {
 		p.Config.Mapping.FirstName != "firstName" || len(p.Config.Certs) != 1 {
 		t.Fatalf("provider %+v", p)
 	}
+	if p.AllowUnsignedLogout || p.ClockSkewMinutes != 5 || p.MaxAssertionMinutes != 480 {
+		t.Fatalf("defaults: unsigned logout %v, skew %d, lifetime %d", p.AllowUnsignedLogout, p.ClockSkewMinutes, p.MaxAssertionMinutes)
+	}
+	if !strings.Contains(got, "Unsigned IdP logout requests: refused; clock skew 5 min; maximum assertion lifetime 480 min") {
+		t.Errorf("output lacks the policy:\n%s", got)
+	}
+	// Allow unsigned logout requests and a longer lifetime, then turn unsigned off again.
+	got = runOK("sso", "configure", "--org", "acme", "--provider", "okta", "--metadata-file", file, "--allow-unsigned-logout=true", "--max-assertion-minutes", "720")
+	if p, _ = models.ProviderOf(ctx, db.Bun, org.ID); !p.AllowUnsignedLogout || p.MaxAssertionMinutes != 720 || !strings.Contains(got, "Unsigned IdP logout requests: allowed") {
+		t.Fatalf("after --allow-unsigned-logout=true: %v %d\n%s", p.AllowUnsignedLogout, p.MaxAssertionMinutes, got)
+	}
+	runOK("sso", "configure", "--org", "acme", "--provider", "okta", "--metadata-file", file, "--allow-unsigned-logout=false")
+	if p, _ = models.ProviderOf(ctx, db.Bun, org.ID); p.AllowUnsignedLogout || p.MaxAssertionMinutes != 720 {
+		t.Fatalf("after --allow-unsigned-logout=false: %v %d", p.AllowUnsignedLogout, p.MaxAssertionMinutes)
+	}
+	var n int
+	if err := db.Bun.NewRaw(`SELECT count(*) FROM audit_events WHERE details->>'setting' = 'allow_unsigned_logout'`).Scan(ctx, &n); err != nil || n != 2 {
+		t.Fatalf("unsigned-logout changes audited: %d", n)
+	}
+	if err := run([]string{"sso", "configure", "--org", "acme", "--provider", "okta", "--metadata-file", file, "--clock-skew-minutes", "60"}, getenv, &out, &errOut); err == nil {
+		t.Fatal("a clock skew of 60 minutes accepted")
+	}
 	if err := run([]string{"sso", "configure", "--org", "acme"}, getenv, &out, &errOut); err == nil {
 		t.Fatal("configure without a registration accepted")
 	}

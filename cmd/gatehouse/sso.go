@@ -18,6 +18,7 @@ import (
 const ssoUsage = `usage: gatehouse sso configure --org SLUG --provider KIND
          (--metadata-url URL | --metadata-file FILE | --entity-id ID --sso-url URL --cert-file FILE [--slo-url URL])
          [--map identifier=…,email=…,first_name=…,last_name=…] [--activate]
+         [--allow-unsigned-logout=true|false] [--clock-skew-minutes N] [--max-assertion-minutes N]
        Without --map the provider's default mapping is used (NameID where it has none).`
 
 // ssoCommand is `gatehouse sso configure` (SPEC §9): register an org's IdP without
@@ -38,12 +39,23 @@ func ssoCommand(ctx context.Context, cfg *config, log *slog.Logger, args []strin
 	certFile := fs.String("cert-file", "", "IdP signing certificate (PEM or base64)")
 	mapping := fs.String("map", "", "attribute mapping: identifier=…,email=…,first_name=…,last_name=…")
 	activate := fs.Bool("activate", false, "activate without the owner's round trip")
+	unsignedLogout := fs.String("allow-unsigned-logout", "", "true admits IdP LogoutRequests without a signature (off by default)")
+	skew := fs.Int("clock-skew-minutes", 0, "clock skew allowed in SAML time checks (default 5)")
+	life := fs.Int("max-assertion-minutes", 0, "longest SAML assertion lifetime accepted (default 480)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return &usageError{err.Error() + "\n" + ssoUsage}
 	}
 	preset, ok := samlsp.PresetOf(*kind)
 	if *slug == "" || !ok {
 		return &usageError{ssoUsage}
+	}
+	allowUnsigned := false
+	switch *unsignedLogout {
+	case "", "false":
+	case "true":
+		allowUnsigned = true
+	default:
+		return &usageError{"--allow-unsigned-logout wants true or false\n" + ssoUsage}
 	}
 	// Without --map: the preset's mapping; presets without one (generic SAML2,
 	// JumpCloud) take both from the Subject NameID, which every IdP sends.
@@ -117,7 +129,25 @@ func ssoCommand(ctx context.Context, cfg *config, log *slog.Logger, args []strin
 			}
 			p.Status = models.ProviderActive
 		}
+		// The policy settings go through the Auth page's rule (validated, audited).
+		settings := models.CurrentAuthSettings(org, p)
+		if *unsignedLogout != "" {
+			settings.AllowUnsignedLogout = allowUnsigned
+		}
+		if *skew != 0 {
+			settings.ClockSkewMinutes = *skew
+		}
+		if *life != 0 {
+			settings.MaxAssertionMinutes = *life
+		}
+		if settings != models.CurrentAuthSettings(org, p) {
+			if _, err := models.UpdateAuthSettings(ctx, a.db.Bun, org.ID, actor, settings, ""); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(stdout, "%s provider for %s: %s (IdP %s)\n", p.DisplayName(), org.Slug, p.Status, p.Config.EntityID)
+		fmt.Fprintf(stdout, "Unsigned IdP logout requests: %s; clock skew %d min; maximum assertion lifetime %d min\n",
+			map[bool]string{true: "allowed", false: "refused"}[settings.AllowUnsignedLogout], settings.ClockSkewMinutes, settings.MaxAssertionMinutes)
 		sp := samlsp.NewSP(cfg.BaseURL.String(), org.Slug)
 		fmt.Fprintf(stdout, "SP entity ID: %s\nACS URL: %s\nSLS URL: %s\nLogin URL: %s/auth/login/%s/\n", sp.EntityID, sp.ACSURL, sp.SLSURL, cfg.BaseURL, org.Slug)
 		return nil

@@ -1,0 +1,92 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/handlers/testapp"
+	"gatehouse/models/samlsp/samltest"
+)
+
+// TestSAMLPolicySettings: the Auth page exposes "allow unsigned IdP logout requests"
+// (off by default), the allowed clock skew and the maximum assertion lifetime; the ACS
+// and the SLS apply what the owner saved.
+func TestSAMLPolicySettings(t *testing.T) {
+	e := newSSOEnv(t, true)
+	page := e.owner.Get("/settings/acme/auth/")
+	if page.Doc.Find(`[data-testid="allow-unsigned-logout"]`).Length() != 1 || page.Doc.Find(`[data-testid="allow-unsigned-logout"][checked]`).Length() != 0 {
+		t.Fatal("the unsigned-logout switch is missing or on by default")
+	}
+	if v := page.Doc.Find(`[data-testid="clock-skew-minutes"]`).AttrOr("value", ""); v != "5" {
+		t.Fatalf("clock skew shown %q, want the default 5", v)
+	}
+	if v := page.Doc.Find(`[data-testid="max-assertion-minutes"]`).AttrOr("value", ""); v != "480" {
+		t.Fatalf("max assertion lifetime shown %q, want the default 480", v)
+	}
+	save := func(extra url.Values) *testapp.Response {
+		t.Helper()
+		v := url.Values{"default_role": {"member"}, "sso_session_hours": {"168"}, "allow_idp_initiated": {"1"}}
+		for k, vs := range extra {
+			v[k] = vs
+		}
+		return e.owner.Post("/settings/acme/auth/settings/", v)
+	}
+	bob := e.a.Client(t)
+	signInBob := func(o samltest.Options) int {
+		t.Helper()
+		relay, id := authnRequest(t, bob.Post("/auth/login/acme/", nil))
+		o.InResponseTo = id
+		return e.post(bob, e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), o), relay).Status
+	}
+
+	// A 10-hour assertion (Keycloak lifespan) is refused by the default, accepted once allowed.
+	if st := signInBob(samltest.Options{Lifetime: 10 * time.Hour}); st != http.StatusForbidden {
+		t.Fatalf("10 h assertion with the default policy: %d", st)
+	}
+	if last := sspLastSignIn(t, e.a); last.reason != "conditions" || !strings.Contains(last.hint, "maximum assertion lifetime") {
+		t.Fatalf("sign-in log: %+v", last)
+	}
+	for _, bad := range []url.Values{{"clock_skew_minutes": {"11"}}, {"max_assertion_minutes": {"2"}}, {"max_assertion_minutes": {"x"}}} {
+		if res := save(bad); res.Status != http.StatusUnprocessableEntity || res.Doc.Find(`[data-testid^="error-"]`).Length() == 0 {
+			t.Fatalf("%v: %d", bad, res.Status)
+		}
+	}
+	if res := save(url.Values{"max_assertion_minutes": {"720"}, "clock_skew_minutes": {"2"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", res.Status, res.Text(`[data-testid^="error-"]`))
+	}
+	if st := signInBob(samltest.Options{Lifetime: 10 * time.Hour}); st != http.StatusSeeOther {
+		t.Fatalf("10 h assertion with a 12 h maximum: %d %+v", st, sspLastSignIn(t, e.a))
+	}
+	// The skew is the org's too: an IdP clock 4 minutes ahead is refused with 2 minutes.
+	bob.Get("/auth/login/acme/")
+	if st := signInBob(samltest.Options{Now: time.Now().Add(4 * time.Minute)}); st != http.StatusForbidden {
+		t.Fatalf("IdP 4 min ahead with 2 min skew: %d", st)
+	}
+
+	// Unsigned logout requests: refused by default, honoured once allowed.
+	unsigned := e.idp.LogoutRedirectQuery(samltest.LogoutRequest{NameID: "bob-1", Destination: e.sp.SLSURL}, "", false)
+	if res := e.a.Client(t).Get("/saml/sls/acme/?" + unsigned); res.Status != http.StatusBadRequest {
+		t.Fatalf("unsigned logout with the default: %d", res.Status)
+	}
+	if bob.Get("/organizations/acme/").Status != http.StatusOK {
+		t.Fatal("bob signed out by a refused request")
+	}
+	if res := save(url.Values{"allow_unsigned_logout": {"1"}, "max_assertion_minutes": {"720"}, "clock_skew_minutes": {"2"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d", res.Status)
+	}
+	if e.owner.Get("/settings/acme/auth/").Doc.Find(`[data-testid="allow-unsigned-logout"][checked]`).Length() != 1 {
+		t.Fatal("the switch does not show the saved value")
+	}
+	if res := e.a.Client(t).Get("/saml/sls/acme/?" + unsigned); res.Status != http.StatusSeeOther {
+		t.Fatalf("unsigned logout when allowed: %d %s", res.Status, res.Body)
+	}
+	if bob.Get("/organizations/acme/").Status != http.StatusSeeOther {
+		t.Fatal("bob still signed in after an allowed unsigned logout")
+	}
+	if n := count(t, e.a, `SELECT count(*) FROM audit_events WHERE details->>'setting' IN ('allow_unsigned_logout', 'clock_skew_minutes', 'max_assertion_minutes')`); n != 3 {
+		t.Fatalf("policy changes audited: %d", n)
+	}
+}

@@ -1,0 +1,1 @@
+ALTER TABLE auth_providers DROP COLUMN clock_skew_minutes, DROP COLUMN max_assertion_minutes;
