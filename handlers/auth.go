@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/models"
+	"gatehouse/models/samlsp"
 	"gatehouse/models/sessionstore"
 	"gatehouse/views/components"
 	"gatehouse/views/pages"
@@ -212,17 +213,22 @@ func (h *Handler) login(c *fiber.Ctx) error {
 // logout ends the session; after an SSO sign-in with an IdP that has a Single Logout
 // URL it continues there with a LogoutRequest (SPEC §3.6 Beyond).
 func (h *Handler) logout(c *fiber.Ctx) error {
-	idp := h.idpLogoutURL(c)
+	idp := h.idpLogout(c)
 	if err := h.Sessions.Destroy(c.UserContext()); err != nil {
 		return err
 	}
-	if idp != "" {
+	if idp != nil && idp.Binding == samlsp.BindingPOST {
+		// The IdP takes LogoutRequests by HTTP-POST only: a form to its SLO URL.
+		allowFormTo(c, idp.URL)
+		return h.render(c, http.StatusOK, pages.SignedOutContinuePost(h.barePage("Signed out"), idp.URL, idp.Form.Get("SAMLRequest"), idp.Form.Get("RelayState")))
+	}
+	if idp != nil {
 		if c.Get(hxRequest) == "true" {
-			return h.redirectExternal(c, idp)
+			return h.redirectExternal(c, idp.URL)
 		}
 		// Without JavaScript a form POST may not redirect to another site (CSP
 		// form-action): a link continues to the IdP.
-		return h.render(c, http.StatusOK, pages.SignedOutContinue(h.barePage("Signed out"), idp))
+		return h.render(c, http.StatusOK, pages.SignedOutContinue(h.barePage("Signed out"), idp.URL))
 	}
 	return h.redirect(c, "/auth/login/")
 }

@@ -257,7 +257,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		keep = time.Now()
 	}
 	handoff := models.SAMLHandoff{Issuer: a.Issuer, AssertionID: a.ID, ReplayUntil: keep.Add(24 * time.Hour),
-		Identity: id, NameID: a.NameID, Attributes: a.Attributes, Next: next}
+		Identity: id, NameID: a.NameID, NameRef: a.Ref().Encode(), Attributes: a.Attributes, Next: next}
 	if req != nil {
 		handoff.RelayState = req.RelayState
 	}
@@ -300,7 +300,7 @@ func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
 		h.Log.Warn("SSO sign-in refused", "request_id", requestID(c), "org", res.Org.ID, "reason", reason)
 		return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), res.Org.Slug, requestID(c)))
 	}
-	return h.finishSSO(c, res.Org, res.Provider, res.Attempt, res.Outcome, err, res.NameID, res.Next, res.Activating, fail)
+	return h.finishSSO(c, res.Org, res.Provider, res.Attempt, res.Outcome, err, res.NameRef, res.Next, res.Activating, fail)
 }
 
 // finishSSO turns the outcome of an SSO sign-in (SAML, Google or GitHub) into the
@@ -370,53 +370,55 @@ func detailOf(err error) string {
 // OAuth state): only this session may complete a link that sign-in needs.
 const keySSOFlow = "sso_flow"
 
-// Session keys for SP-initiated logout (SPEC §3.6 Beyond): the org and NameID of the
-// session's last SSO.
+// Session keys for SP-initiated logout (SPEC §3.6 Beyond): the org of the session's
+// last SSO and how its IdP named the person (samlsp.NameRef, encoded).
 const (
 	keySLOOrg    = "slo_org"
 	keySLONameID = "slo_name_id"
 )
 
-// signInSSO starts a session that completed org's SSO now, as nameID at the IdP.
-func (h *Handler) signInSSO(c *fiber.Ctx, u *models.User, orgID int64, nameID string) error {
+// signInSSO starts a session that completed org's SSO now; nameRef is how the IdP
+// named the person (samlsp.NameRef.Encode, or a bare NameID; "" for OAuth).
+func (h *Handler) signInSSO(c *fiber.Ctx, u *models.User, orgID int64, nameRef string) error {
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
 	h.Sessions.Put(ctx, sessionstore.KeySSO(orgID), time.Now().Unix())
-	if nameID != "" {
+	if nameRef != "" {
 		h.Sessions.Put(ctx, keySLOOrg, orgID)
-		h.Sessions.Put(ctx, keySLONameID, nameID)
+		h.Sessions.Put(ctx, keySLONameID, nameRef)
 	}
 	return nil
 }
 
-// idpLogoutURL is where signing out continues when the session's SSO came from an
-// IdP with a Single Logout URL ("" otherwise).
-func (h *Handler) idpLogoutURL(c *fiber.Ctx) string {
+// idpLogout is where signing out continues when the session's SSO came from an IdP
+// with a Single Logout URL (nil otherwise): a LogoutRequest naming the IdP session
+// exactly as the IdP named it, in the binding the IdP published.
+func (h *Handler) idpLogout(c *fiber.Ctx) *samlsp.Outbound {
 	ctx := c.UserContext()
-	orgID, nameID := h.Sessions.GetInt64(ctx, keySLOOrg), h.Sessions.GetString(ctx, keySLONameID)
-	if orgID == 0 || nameID == "" {
-		return ""
+	orgID, ref := h.Sessions.GetInt64(ctx, keySLOOrg), samlsp.DecodeNameRef(h.Sessions.GetString(ctx, keySLONameID))
+	if orgID == 0 || ref.Value == "" {
+		return nil
 	}
 	p, err := models.ProviderOf(ctx, h.DB.Bun, orgID)
 	if err != nil || !p.IsSAML() || p.Config.SLOURL == "" {
-		return ""
+		return nil
 	}
 	org, err := models.OrgByID(ctx, h.DB.Bun, orgID)
 	if err != nil {
-		return ""
+		return nil
 	}
 	settings, err := h.samlSettings(org, p)
 	if err != nil {
-		return ""
+		return nil
 	}
-	u, err := samlsp.LogoutRequestURL(settings, nameID, "")
+	out, _, err := samlsp.SPLogout(settings, ref, "")
 	if err != nil {
 		h.Log.Warn("SP-initiated logout request", "request_id", requestID(c), "error", err.Error())
-		return ""
+		return nil
 	}
-	return u
+	return out
 }
 
 // sls is the Single Logout Service: a verified IdP LogoutRequest ends the user's
@@ -436,13 +438,13 @@ func (h *Handler) sls(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodGet {
 		raw := string(c.Request().URI().QueryString())
 		if strings.Contains(raw, "SAMLResponse=") {
-			return c.Redirect("/auth/login/", http.StatusSeeOther) // the answer to our own logout request
+			return h.logoutAnswered(c, org, settings, raw, "") // the answer to our own logout request
 		}
 		lr, err = samlsp.ParseLogoutRequestRedirect(settings, raw, p.AllowUnsignedLogout)
 		relay = c.Query("RelayState")
 	} else {
-		if c.FormValue("SAMLResponse") != "" {
-			return c.Redirect("/auth/login/", http.StatusSeeOther)
+		if v := c.FormValue("SAMLResponse"); v != "" {
+			return h.logoutAnswered(c, org, settings, "", v)
 		}
 		lr, err = samlsp.ParseLogoutRequestPost(settings, c.FormValue("SAMLRequest"), p.AllowUnsignedLogout)
 		relay = c.FormValue("RelayState")
@@ -466,4 +468,19 @@ func (h *Handler) sls(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect(to, http.StatusSeeOther)
+}
+
+// logoutAnswered is the IdP's LogoutResponse to our SP-initiated LogoutRequest (the
+// Gatehouse session already ended): it is verified and the outcome shown.
+func (h *Handler) logoutAnswered(c *fiber.Ctx, org *models.Organization, settings samlsp.Settings, rawQuery, post string) error {
+	res, err := samlsp.ParseLogoutResponse(settings, rawQuery, post)
+	if err != nil {
+		h.Log.Warn("SAML logout response rejected", "request_id", requestID(c), "org", org.ID, "reason", reasonOf(err), "detail", detailOf(err))
+		return fiber.NewError(http.StatusBadRequest, "The logout response could not be verified.")
+	}
+	if res.Success {
+		return c.Redirect("/auth/login/", http.StatusSeeOther)
+	}
+	h.Log.Warn("IdP logout not complete", "request_id", requestID(c), "org", org.ID, "status", res.Status)
+	return h.render(c, http.StatusOK, pages.IdPSignedOut(h.barePage("Signed out"), false))
 }

@@ -404,8 +404,33 @@ func TestSAMLSignedOutVisitorsAndSPInitiatedLogout(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("HX-Request", "true")
 	res := bob.Do(req)
-	if to := res.Header.Get("HX-Redirect"); !strings.HasPrefix(to, "https://idp.example/slo?") || !strings.Contains(to, "SAMLRequest=") {
+	to := res.Header.Get("HX-Redirect")
+	if !strings.HasPrefix(to, "https://idp.example/slo?") || !strings.Contains(to, "SAMLRequest=") {
 		t.Fatalf("logout: %d %q", res.Status, to)
+	}
+	// It names the IdP session as the IdP named it at sign-in: the NameID with its
+	// Format and qualifiers as sent, and the SessionIndex.
+	toURL, _ := url.Parse(to)
+	compressed, _ := base64.StdEncoding.DecodeString(toURL.Query().Get("SAMLRequest"))
+	rawLR, err := io.ReadAll(flate.NewReader(bytes.NewReader(compressed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slo struct {
+		NameID struct {
+			Value  string `xml:",chardata"`
+			Format string `xml:"Format,attr"`
+			NQ     string `xml:"NameQualifier,attr"`
+			SPNQ   string `xml:"SPNameQualifier,attr"`
+		} `xml:"NameID"`
+		SessionIndex string `xml:"SessionIndex"`
+	}
+	if err := xml.Unmarshal(rawLR, &slo); err != nil {
+		t.Fatal(err)
+	}
+	if slo.NameID.Value != "bob-1" || slo.NameID.Format != "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" ||
+		slo.NameID.NQ != e.idp.EntityID || slo.NameID.SPNQ != e.sp.EntityID || slo.SessionIndex != "idx-bob-1" {
+		t.Fatalf("LogoutRequest names %+v", slo)
 	}
 	if bob.Get("/organizations/acme/").Status == 200 {
 		t.Fatal("still signed in after logout")
@@ -417,8 +442,18 @@ func TestSAMLSignedOutVisitorsAndSPInitiatedLogout(t *testing.T) {
 	if href := res.Doc.Find(`[data-testid="idp-logout"]`).AttrOr("href", ""); !strings.HasPrefix(href, "https://idp.example/slo?") {
 		t.Fatalf("no-JS logout: %d %q", res.Status, href)
 	}
-	// The IdP's LogoutResponse comes back to the SLS and lands on the login page.
-	if res := anon.Get("/saml/sls/acme/?SAMLResponse=abc"); res.Location != "/auth/login/" {
+	// The IdP's LogoutResponse comes back to the SLS, is verified and lands on the
+	// login page; garbage is refused.
+	if res := anon.Get("/saml/sls/acme/?SAMLResponse=abc"); res.Status != http.StatusBadRequest {
+		t.Fatalf("garbage logout response: %d %s", res.Status, res.Location)
+	}
+	resp := `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="id-r" Version="2.0" InResponseTo="id-x" Destination="` +
+		e.sp.SLSURL + `"><saml:Issuer>` + e.idp.EntityID + `</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`
+	var buf bytes.Buffer
+	fw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
+	_, _ = fw.Write([]byte(resp))
+	_ = fw.Close()
+	if res := anon.Get("/saml/sls/acme/?SAMLResponse=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))); res.Status != http.StatusSeeOther || res.Location != "/auth/login/" {
 		t.Fatalf("logout response: %d %s", res.Status, res.Location)
 	}
 }

@@ -228,6 +228,7 @@ func RefreshMetadata(ctx context.Context, db bun.IDB, fetcher MetadataGetter, pr
 		details := metadataChanges(cfg, idp)
 		cfg.PendingEntityID = ""
 		cfg.Certs, cfg.SSOURL, cfg.SLOURL = idp.Certs, idp.SSOURL, idp.SLOURL
+		cfg.SSOBinding, cfg.SLOBinding = idp.SSOBinding, idp.SLOBinding
 		cfg.RefreshedAt, cfg.FetchedAt = &at, &at
 		if err := saveConfig(ctx, tx, p, cfg, details != nil); err != nil {
 			return err

@@ -31,6 +31,7 @@ type SAMLHandoff struct {
 	ReplayUntil time.Time           `json:"replay_until"`
 	Identity    samlsp.Identity     `json:"identity"`
 	NameID      string              `json:"name_id"`
+	NameRef     string              `json:"name_ref,omitempty"` // samlsp.NameRef.Encode: the IdP session, for SP-initiated logout
 	Attributes  map[string][]string `json:"attributes"`
 	Next        string              `json:"next"`
 }
@@ -84,6 +85,7 @@ type HandoffResult struct {
 	Outcome    *SSOOutcome
 	Attempt    SSOAttempt
 	NameID     string
+	NameRef    string // how the IdP named the session (samlsp.NameRef.Encode), else the NameID
 	Next       string
 	Activating bool
 }
@@ -121,6 +123,9 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 			return err
 		}
 		res.Org, res.Provider, res.NameID, res.Next = org, p, h.NameID, h.Next
+		if res.NameRef = h.NameRef; res.NameRef == "" {
+			res.NameRef = h.NameID
+		}
 		res.Attempt = SSOAttempt{OrgID: org.ID, Outcome: "failure", IP: b.IP, IDPUserID: h.Identity.ID, Email: h.Identity.Email}
 		var start *SSOStart
 		if h.RelayState != "" {

@@ -49,6 +49,8 @@ type ProviderConfig struct {
 	EntityID       string         `json:"entity_id"`
 	SSOURL         string         `json:"sso_url"`
 	SLOURL         string         `json:"slo_url,omitempty"`
+	SSOBinding     string         `json:"sso_binding,omitempty"` // as published; "" = HTTP-Redirect
+	SLOBinding     string         `json:"slo_binding,omitempty"`
 	Certs          [][]byte       `json:"certs"`
 	MetadataSource string         `json:"metadata_source"` // url, xml, fields
 	MetadataURL    string         `json:"metadata_url,omitempty"`
@@ -90,7 +92,7 @@ func (p *AuthProvider) DisplayName() string {
 
 // IdP is the registration in samlsp's terms.
 func (c ProviderConfig) IdP() samlsp.IdP {
-	return samlsp.IdP{EntityID: c.EntityID, SSOURL: c.SSOURL, SLOURL: c.SLOURL, Certs: c.Certs}
+	return samlsp.IdP{EntityID: c.EntityID, SSOURL: c.SSOURL, SLOURL: c.SLOURL, Certs: c.Certs, SSOBinding: c.SSOBinding, SLOBinding: c.SLOBinding}
 }
 
 // SAMLSettings is what samlsp needs to talk to this org's IdP.
@@ -144,6 +146,7 @@ func ResolveIdP(ctx context.Context, fetcher MetadataGetter, in SAMLSetup, now t
 		return nil, err
 	}
 	cfg.EntityID, cfg.SSOURL, cfg.SLOURL, cfg.Certs = idp.EntityID, idp.SSOURL, idp.SLOURL, idp.Certs
+	cfg.SSOBinding, cfg.SLOBinding = idp.SSOBinding, idp.SLOBinding
 	return cfg, nil
 }
 

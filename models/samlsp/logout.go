@@ -192,34 +192,19 @@ func parseLogoutRequest(s Settings, doc []byte, signed bool) (*LogoutRequest, er
 }
 
 // LogoutResponseURL is the Redirect-binding LogoutResponse (success) to the IdP's SLO
-// URL for request requestID.
+// URL for request requestID; with the org's SP key it is signed as the Redirect
+// binding says (SigAlg and Signature query parameters), never inside the message.
 func LogoutResponseURL(s Settings, requestID, relayState string) (string, error) {
 	if s.IdP.SLOURL == "" {
 		return "", fmt.Errorf("the IdP has no SLO URL")
 	}
-	sp, _, err := s.serviceProvider()
+	resp := saml.LogoutResponse{ID: fmt.Sprintf("id-%x", randomBytes(20)), InResponseTo: requestID, Version: "2.0",
+		IssueInstant: Now().UTC(), Destination: s.IdP.SLOURL,
+		Issuer: &saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: s.SP.EntityID},
+		Status: saml.Status{StatusCode: saml.StatusCode{Value: saml.StatusSuccess}}}
+	q, err := redirectQuery(s, "SAMLResponse", resp.Element(), relayState)
 	if err != nil {
 		return "", err
 	}
-	u, err := sp.MakeRedirectLogoutResponse(requestID, relayState)
-	if err != nil {
-		return "", err
-	}
-	return u.String(), nil
-}
-
-// LogoutRequestURL is an SP-initiated Redirect-binding LogoutRequest for nameID.
-func LogoutRequestURL(s Settings, nameID, relayState string) (string, error) {
-	if s.IdP.SLOURL == "" {
-		return "", fmt.Errorf("the IdP has no SLO URL")
-	}
-	sp, _, err := s.serviceProvider()
-	if err != nil {
-		return "", err
-	}
-	u, err := sp.MakeRedirectLogoutRequest(nameID, relayState)
-	if err != nil {
-		return "", err
-	}
-	return u.String(), nil
+	return withQuery(s.IdP.SLOURL, q), nil
 }

@@ -22,12 +22,21 @@ type IdP struct {
 	EntityID string
 	SSOURL   string // HTTP-Redirect binding (preferred) or HTTP-POST
 	SLOURL   string // optional
+	// SSOBinding and SLOBinding are the bindings the IdP published at those URLs
+	// (BindingRedirect or BindingPOST); "" (a registration by fields) is Redirect.
+	SSOBinding, SLOBinding string
 	// Certs are the signing certificates (DER); IdPs publish several during rollover.
 	Certs [][]byte
 	// ValidUntil and CacheDuration come from metadata, when it says so.
 	ValidUntil    time.Time
 	CacheDuration time.Duration
 }
+
+// SAML bindings Gatehouse sends with.
+const (
+	BindingRedirect = saml.HTTPRedirectBinding
+	BindingPOST     = saml.HTTPPostBinding
+)
 
 // Certificates parses Certs.
 func (i *IdP) Certificates() ([]*x509.Certificate, error) {
@@ -114,14 +123,17 @@ func ParseMetadata(data []byte, now time.Time) (*IdP, error) {
 		for _, s := range d.SingleSignOnServices {
 			switch {
 			case s.Binding == saml.HTTPRedirectBinding:
-				idp.SSOURL = s.Location
-			case s.Binding == saml.HTTPPostBinding && idp.SSOURL == "":
-				idp.SSOURL = s.Location
+				idp.SSOURL, idp.SSOBinding = s.Location, BindingRedirect
+			case s.Binding == saml.HTTPPostBinding && (idp.SSOURL == "" || idp.SSOBinding == BindingPOST):
+				idp.SSOURL, idp.SSOBinding = s.Location, BindingPOST
 			}
 		}
 		for _, s := range d.SingleLogoutServices {
-			if s.Binding == saml.HTTPRedirectBinding || (s.Binding == saml.HTTPPostBinding && idp.SLOURL == "") {
-				idp.SLOURL = s.Location
+			switch {
+			case s.Binding == saml.HTTPRedirectBinding:
+				idp.SLOURL, idp.SLOBinding = s.Location, BindingRedirect
+			case s.Binding == saml.HTTPPostBinding && (idp.SLOURL == "" || idp.SLOBinding == BindingPOST):
+				idp.SLOURL, idp.SLOBinding = s.Location, BindingPOST
 			}
 		}
 		for _, kd := range d.KeyDescriptors {

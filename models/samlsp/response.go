@@ -25,7 +25,10 @@ type Assertion struct {
 	Issuer       string
 	NameID       string
 	NameIDFormat string
-	SessionIndex string
+	// NameQualifier, SPNameQualifier and SPProvidedID are sent back at logout exactly
+	// as the IdP sent them.
+	NameQualifier, SPNameQualifier, SPProvidedID string
+	SessionIndex                                 string
 	IssueInstant time.Time
 	NotOnOrAfter time.Time
 	InResponseTo string
@@ -227,7 +230,9 @@ func checkAssertion(as *saml.Assertion, s Settings, requestID string, now time.T
 	}
 	out := &Assertion{
 		ID: as.ID, Issuer: as.Issuer.Value, NameID: strings.TrimSpace(as.Subject.NameID.Value),
-		NameIDFormat: as.Subject.NameID.Format, IssueInstant: as.IssueInstant, NotOnOrAfter: end,
+		NameIDFormat: as.Subject.NameID.Format, NameQualifier: as.Subject.NameID.NameQualifier,
+		SPNameQualifier: as.Subject.NameID.SPNameQualifier, SPProvidedID: as.Subject.NameID.SPProvidedID,
+		IssueInstant: as.IssueInstant, NotOnOrAfter: end,
 		InResponseTo: requestID, Attributes: map[string][]string{},
 	}
 	for _, st := range as.AuthnStatements {

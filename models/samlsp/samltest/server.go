@@ -213,8 +213,8 @@ func (i *IdP) handler(t testing.TB) http.Handler {
 			return
 		}
 		sls := strings.Replace(lr.Issuer, "/saml/metadata/", "/saml/sls/", 1)
-		resp := `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="id-lr" Version="2.0" InResponseTo="` + lr.ID +
-			`"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`
+		resp := `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="id-lr" Version="2.0" InResponseTo="` + lr.ID +
+			`"><saml:Issuer>` + i.EntityID + `</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`
 		var buf bytes.Buffer
 		fw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
 		_, _ = fw.Write([]byte(resp))
