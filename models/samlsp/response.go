@@ -29,9 +29,9 @@ type Assertion struct {
 	// as the IdP sent them.
 	NameQualifier, SPNameQualifier, SPProvidedID string
 	SessionIndex                                 string
-	IssueInstant time.Time
-	NotOnOrAfter time.Time
-	InResponseTo string
+	IssueInstant                                 time.Time
+	NotOnOrAfter                                 time.Time
+	InResponseTo                                 string
 	// Attributes by Name; FriendlyName aliases are added when they do not clash.
 	Attributes map[string][]string
 }
