@@ -2,11 +2,8 @@ package handlers_test
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/base64"
-	"encoding/xml"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -400,16 +397,4 @@ func samlIdPFind(hops []sspHop, prefix string) *sspHop {
 		}
 	}
 	return found
-}
-
-// samlIdPInflate decodes a Redirect-binding message (for failure messages).
-func samlIdPInflate(b64 string) string {
-	c, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return fmt.Sprint(err)
-	}
-	raw, _ := io.ReadAll(flate.NewReader(bytes.NewReader(c)))
-	var x struct{ XMLName xml.Name }
-	_ = xml.Unmarshal(raw, &x)
-	return string(raw)
 }

@@ -69,6 +69,7 @@ func TestSimpleSAMLphpInterop(t *testing.T) {
 		{Username: "olive", Password: "olivepass", Email: "owner@example.com", GivenName: "Olive", Surname: "Owner"},
 		{Username: "alice", Password: "alicepass", Email: "alice@example.com", GivenName: "Alice", Surname: "Adams"},
 		{Username: "bob", Password: "bobpass", Email: "bob@example.com", GivenName: "Bob", Surname: "Brown"},
+		{Username: "carl", Password: "carlpass", Email: "carl@example.com", GivenName: "Carl", Surname: "Cole"},
 	})
 
 	// The owner registers SimpleSAMLphp by its metadata URL (SPEC §3.2, method 1).
@@ -305,6 +306,53 @@ func TestSimpleSAMLphpInterop(t *testing.T) {
 			t.Fatalf("the owner is still signed in after SLO: %d", res.Status)
 		}
 		t.Log("single logout across three SPs (Redirect and POST bindings): ok")
+	}
+
+	// Link: Carl has a Gatehouse account; his first SSO proves it with its password.
+	signUp(t, a, "carl@example.com")
+	carl, carlIdP := a.Client(t), idp.browser(t)
+	{
+		carl.Get("/auth/login/acme/")
+		res := carlIdP.signInAt(carl, sp, carl.Post("/auth/login/acme/", nil), "carl", "carlpass")
+		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/link/") {
+			idp.fail(t, a, "link", res)
+		}
+		if res := carl.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}}); res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+			t.Fatalf("link by password: %d %s", res.Status, res.Location)
+		}
+		if n := count(t, a, `SELECT count(*) FROM auth_identities i JOIN users u ON u.id = i.user_id WHERE u.email = 'carl@example.com' AND i.idp_user_id = 'carl'`); n != 1 {
+			t.Fatal("carl not linked")
+		}
+		t.Log("link of an existing account: ok")
+	}
+
+	// SP-initiated single logout: Carl signs out of Gatehouse and continues to
+	// SimpleSAMLphp with a LogoutRequest naming his SimpleSAMLphp session; its
+	// LogoutResponse comes back to our SLS, which verifies it.
+	{
+		out := carl.Post("/auth/logout/", nil)
+		href := out.Doc.Find(`[data-testid="idp-logout"]`).AttrOr("href", "")
+		if !strings.HasPrefix(href, sloURL+"?") {
+			t.Fatalf("logout page: %d %q", out.Status, href)
+		}
+		returnTo := a.BaseURL + "/auth/login/"
+		hops := carlIdP.follow(href, returnTo)
+		last := hops[len(hops)-1]
+		if !strings.HasPrefix(last.url, sp.SLSURL+"?") || last.location != returnTo {
+			t.Fatalf("SP-initiated logout did not come back verified: %s\n%s", sspHops(hops), idp.log())
+		}
+		if errs := idp.logErrors(); errs != "" {
+			t.Fatalf("SimpleSAMLphp logged errors during SP-initiated logout:\n%s", errs)
+		}
+		if carl.Get("/organizations/acme/").Status != http.StatusSeeOther {
+			t.Fatal("carl still signed in after logging out")
+		}
+		// SimpleSAMLphp ended its session too: the next sign-in asks for the password.
+		carl.Get("/auth/login/acme/")
+		if res := carlIdP.signInAt(carl, sp, carl.Post("/auth/login/acme/", nil), "carl", "carlpass"); res.Status != http.StatusSeeOther || !carlIdP.loggedInAgain {
+			t.Fatalf("after SP-initiated logout SimpleSAMLphp still had carl's session (%d %s)", res.Status, res.Location)
+		}
+		t.Log("SP-initiated single logout: ok")
 	}
 }
 
@@ -558,6 +606,8 @@ type sspBrowser struct {
 	http *http.Client
 	// lastResponse is the last form SimpleSAMLphp had the browser post to an ACS.
 	lastResponse url.Values
+	// loggedInAgain says the last signInFrom had to fill SimpleSAMLphp's login form.
+	loggedInAgain bool
 }
 
 func (s *sspIdP) browser(t *testing.T) *sspBrowser {
@@ -585,6 +635,7 @@ func (b *sspBrowser) signInFrom(c *testapp.Client, sp samlsp.SP, startURL, usern
 	b.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, startURL, nil)
 	loggedIn := false
+	b.loggedInAgain = false
 	for step := 0; step < 12; step++ {
 		res, body := b.do(req)
 		cur := res.Request.URL
@@ -616,6 +667,7 @@ func (b *sspBrowser) signInFrom(c *testapp.Client, sp samlsp.SP, startURL, usern
 			b.t.Fatalf("unexpected SimpleSAMLphp page at %s:\n%s\n%s", cur, sspTail(body, 2000), b.idp.log())
 		}
 		action, values := sspFormValues(b.t, cur, form)
+		b.loggedInAgain = true
 		values.Set("username", username)
 		values.Set("password", password)
 		req, _ = http.NewRequest(http.MethodPost, action, strings.NewReader(values.Encode()))
