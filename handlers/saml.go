@@ -202,6 +202,15 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 			requestID = req.RequestID
 		}
 	}
+	if req == nil {
+		// The IdP dropped or replaced RelayState: the request the response answers.
+		if req, err = models.TakeSAMLRequestByID(ctx, h.DB.Bun, org.ID, samlsp.InResponseToOf(raw)); err != nil && !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+		if req != nil {
+			requestID = req.RequestID
+		}
+	}
 	if req == nil && !p.AllowIdPInitiated {
 		return fail(models.ReasonNotAllowed, "an unsolicited response, and this organization does not allow IdP-initiated login")
 	}

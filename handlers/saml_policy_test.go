@@ -90,3 +90,35 @@ func TestSAMLPolicySettings(t *testing.T) {
 		t.Fatalf("policy changes audited: %d", n)
 	}
 }
+
+// TestSAMLRelayStateDropped: an IdP that drops RelayState (or sends its own) still
+// answers the request by its signed InResponseTo, once, for this org only.
+func TestSAMLRelayStateDropped(t *testing.T) {
+	for _, tc := range []struct{ name, relay string }{{"dropped", ""}, {"replaced by the IdP's default", "/organizations/acme/"}, {"unknown", "zzz"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSSOEnv(t, true)
+			dana := e.a.Client(t)
+			dana.Get("/auth/login/acme/")
+			_, id := authnRequest(t, dana.Post("/auth/login/acme/", url.Values{"next": {"/settings/acme/members/"}}))
+			raw := e.idp.Response(t, e.sp, user("dana-1", "dana@example.com"), samltest.Options{InResponseTo: id})
+			res := e.post(dana, raw, tc.relay)
+			if res.Status != http.StatusSeeOther || res.Location != "/settings/acme/members/" {
+				t.Fatalf("sign-in without our RelayState: %d %s %+v", res.Status, res.Location, sspLastSignIn(t, e.a))
+			}
+			if dana.Get("/organizations/acme/").Status != http.StatusOK {
+				t.Fatal("dana not signed in")
+			}
+			// The request is used up: a second response to it is refused.
+			again := e.idp.Response(t, e.sp, user("dana-1", "dana@example.com"), samltest.Options{InResponseTo: id})
+			if res := e.post(e.a.Client(t), again, tc.relay); res.Status != http.StatusForbidden {
+				t.Fatalf("second answer to the same request: %d", res.Status)
+			}
+		})
+	}
+	// A response naming a request we never issued is still refused.
+	e := newSSOEnv(t, true)
+	raw := e.idp.Response(t, e.sp, user("eve-1", "eve@example.com"), samltest.Options{InResponseTo: "id-never-issued"})
+	if res := e.post(e.a.Client(t), raw, ""); res.Status != http.StatusForbidden || sspLastSignIn(t, e.a).reason != "request_mismatch" {
+		t.Fatalf("unknown InResponseTo: %d %+v", res.Status, sspLastSignIn(t, e.a))
+	}
+}

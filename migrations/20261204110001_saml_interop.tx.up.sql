@@ -8,3 +8,6 @@ ALTER TABLE auth_providers
         CHECK (max_assertion_minutes BETWEEN 5 AND 1440);
 COMMENT ON COLUMN auth_providers.clock_skew_minutes IS 'clock skew allowed in SAML time checks (minutes)';
 COMMENT ON COLUMN auth_providers.max_assertion_minutes IS 'longest SAML assertion lifetime accepted (minutes)';
+
+-- An IdP that drops RelayState: the request is found by the signed InResponseTo.
+CREATE INDEX saml_requests_request_idx ON saml_requests (org_id, request_id);
