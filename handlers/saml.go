@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -257,7 +258,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	if req != nil && req.NextPath != "" {
 		next = safeNext(req.NextPath, next)
 	} else if req == nil {
-		next = safeNext(relay, next) // IdPs send the configured default Relay State
+		next = safeNext(h.ownPath(relay), next) // IdPs send the configured default Relay State
 	}
 	// Hand off to the same-site GET that completes the sign-in in this browser's
 	// session (models/sso_handoff.go explains why).
@@ -492,4 +493,23 @@ func (h *Handler) logoutAnswered(c *fiber.Ctx, org *models.Organization, setting
 	}
 	h.Log.Warn("IdP logout not complete", "request_id", requestID(c), "org", org.ID, "status", res.Status)
 	return h.render(c, http.StatusOK, pages.IdPSignedOut(h.barePage("Signed out"), false))
+}
+
+// ownPath turns an absolute URL on this instance's base URL (scheme and host) into
+// its local path: Sentry's Entra guide sets the Relay State to such a deep link.
+// Anything else is returned unchanged (and safeNext refuses it).
+func (h *Handler) ownPath(raw string) string {
+	u, err := url.Parse(raw)
+	base := h.Config.BaseURL
+	if err != nil || u.Scheme == "" || u.User != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
+		return raw
+	}
+	p := u.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	if u.RawQuery != "" {
+		p += "?" + u.RawQuery
+	}
+	return p
 }

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -120,5 +121,27 @@ func TestSAMLRelayStateDropped(t *testing.T) {
 	raw := e.idp.Response(t, e.sp, user("eve-1", "eve@example.com"), samltest.Options{InResponseTo: "id-never-issued"})
 	if res := e.post(e.a.Client(t), raw, ""); res.Status != http.StatusForbidden || sspLastSignIn(t, e.a).reason != "request_mismatch" {
 		t.Fatalf("unknown InResponseTo: %d %+v", res.Status, sspLastSignIn(t, e.a))
+	}
+}
+
+// TestSAMLIdPInitiatedDeepLink: an IdP-initiated Relay State that is an absolute URL
+// on our own base URL (Sentry's Entra guide) lands on that page; other hosts and
+// schemes fall back to the org home.
+func TestSAMLIdPInitiatedDeepLink(t *testing.T) {
+	e := newSSOEnv(t, true)
+	base := e.a.BaseURL
+	for i, tc := range []struct{ relay, want string }{
+		{base + "/settings/acme/members/?q=x", "/settings/acme/members/?q=x"},
+		{base + "/organizations/acme/", "/organizations/acme/"},
+		{"https://evil.example/organizations/acme/", "/organizations/acme/"},
+		{strings.Replace(base, "://", "://user@", 1) + "/settings/acme/", "/organizations/acme/"},
+		{"//evil.example/x", "/organizations/acme/"},
+		{"javascript:alert(1)", "/organizations/acme/"},
+	} {
+		c := e.a.Client(t)
+		raw := e.idp.Response(t, e.sp, user(fmt.Sprintf("deep-%d", i), fmt.Sprintf("deep%d@example.com", i)), samltest.Options{})
+		if res := e.post(c, raw, tc.relay); res.Status != http.StatusSeeOther || res.Location != tc.want {
+			t.Errorf("Relay State %q: %d %q, want %q", tc.relay, res.Status, res.Location, tc.want)
+		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package fetch downloads IdP metadata from URLs an org owner types, safely: only
-// http(s) on standard ports, no credentials in the URL, every resolved address checked
+// http(s), no credentials in the URL, any port (PingFederate :9031, Keycloak :8443:
+// the guard is the address, not the port), every resolved address checked
 // at connect time (loopback, private, link-local, cloud metadata, mapped IPv4 …, also
 // after redirects), 10 s, 1 MiB after decompression (SECURITY.md "Outbound metadata
 // fetch").
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"time"
 
 	"code.dny.dev/ssrf"
@@ -31,10 +33,11 @@ type Fetcher struct {
 // New returns a Fetcher. allowPrivate lets it reach private and loopback addresses
 // (tests, on-premises IdPs); it is off by default in the configuration.
 func New(allowPrivate bool) *Fetcher {
-	var opts []ssrf.Option
+	// Every port: what must not be reached is decided by the address, checked at
+	// connect time (issue 11: IdPs publish metadata on :8443, :9031 …).
+	opts := []ssrf.Option{ssrf.WithAnyPort()}
 	if allowPrivate {
 		opts = append(opts,
-			ssrf.WithAnyPort(),
 			ssrf.WithAllowedV4Prefixes(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8"),
 				netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16")),
 			ssrf.WithAllowedV6Prefixes(netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fc00::/7")),
@@ -79,8 +82,10 @@ func checkURL(u *url.URL, allowPrivate bool) error {
 	if u.Hostname() == "" {
 		return fail("the URL has no host")
 	}
-	if p := u.Port(); p != "" && !allowPrivate && p != "80" && p != "443" {
-		return fail("the URL must use the standard port")
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fail("the URL has an invalid port")
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/models/fetch"
 )
@@ -43,7 +44,9 @@ func TestFetchGuards(t *testing.T) {
 		{"redirect to the metadata service refused", srv.URL + "/to-metadata-service", "private or reserved", open},
 		{"non-http scheme", "file:///etc/passwd", "https:// or http://", strict},
 		{"credentials in URL", "https://user:pw@idp.example/metadata", "user name or password", strict},
-		{"non-standard port", "https://idp.example:8443/metadata", "standard port", strict},
+		{"loopback on a non-standard port refused by its address", "http://127.0.0.1:9031/metadata", "private or reserved address", strict},
+		{"private address on Keycloak's port refused by its address", "https://10.1.2.3:8443/metadata", "private or reserved address", strict},
+		{"bad port", "https://idp.example:99999/metadata", "invalid port", strict},
 		{"404", srv.URL + "/missing", "answered 404", open},
 		{"too large", srv.URL + "/big", "larger than 1 MiB", open},
 		{"redirect loop", srv.URL + "/redirect-loop", "could not be reached", open},
@@ -58,5 +61,19 @@ func TestFetchGuards(t *testing.T) {
 				t.Fatalf("error reveals an internal address: %v", err)
 			}
 		})
+	}
+}
+
+// TestPublicAddressAnyPort: a public address on a non-standard port (PingFederate
+// :9031, Keycloak :8443) passes the guard; only the network decides (no network here:
+// "could not be reached", never a refusal of the port or the address).
+func TestPublicAddressAnyPort(t *testing.T) {
+	for _, u := range []string{"https://1.1.1.1:9031/pf/federation_metadata.ping", "https://[2606:4700:4700::1111]:8443/realms/x/protocol/saml/descriptor"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := fetch.New(false).Get(ctx, u)
+		cancel()
+		if err != nil && (strings.Contains(err.Error(), "private or reserved") || strings.Contains(err.Error(), "port")) {
+			t.Errorf("%s refused by the guard: %v", u, err)
+		}
 	}
 }
