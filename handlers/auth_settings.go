@@ -96,8 +96,19 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 			return err
 		}
 		for _, c := range certs {
+			stage := models.CertStage(c.NotAfter, time.Now())
 			v.CertInfo = append(v.CertInfo, pages.CertInfo{Subject: c.Subject.String(), Fingerprint: samlsp.Fingerprint(c.Raw),
-				Expires: c.NotAfter.UTC().Format("2006-01-02"), Warning: time.Until(c.NotAfter) < 30*24*time.Hour})
+				Expires: c.NotAfter.UTC().Format("2006-01-02"), Warning: stage != ""})
+			switch stage {
+			case models.CertExpired:
+				v.CertAlert = "The identity provider's signing certificate " + samlsp.Fingerprint(c.Raw) + " expired on " + c.NotAfter.UTC().Format("2006-01-02") +
+					". Sign-ins still work (Gatehouse trusts the registered key, not the certificate's dates), but renew the certificate in your identity provider and update the registration."
+			case models.CertExpiring:
+				if v.CertAlert == "" {
+					v.CertAlert = "The identity provider's signing certificate " + samlsp.Fingerprint(c.Raw) + " expires on " + c.NotAfter.UTC().Format("2006-01-02") +
+						". Sign-ins will keep working after that date, but renew the certificate in your identity provider and update the registration."
+				}
+			}
 		}
 		pg := newLogPage(c, "signins", "/settings/"+org.Slug+"/auth/", "#recent-sign-ins")
 		if v.Attempts, err = models.ListSSOAttempts(ctx, h.DB.Bun, org.ID, pg.limit(), pg.offset()); err != nil {

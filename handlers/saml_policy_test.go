@@ -1,7 +1,14 @@
 package handlers_test
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,7 +16,10 @@ import (
 	"time"
 
 	"gatehouse/handlers/testapp"
+	"gatehouse/models"
+	"gatehouse/models/mail"
 	"gatehouse/models/samlsp/samltest"
+	"gatehouse/views/emails"
 )
 
 // TestSAMLPolicySettings: the Auth page exposes "allow unsigned IdP logout requests"
@@ -142,6 +152,61 @@ func TestSAMLIdPInitiatedDeepLink(t *testing.T) {
 		raw := e.idp.Response(t, e.sp, user(fmt.Sprintf("deep-%d", i), fmt.Sprintf("deep%d@example.com", i)), samltest.Options{})
 		if res := e.post(c, raw, tc.relay); res.Status != http.StatusSeeOther || res.Location != tc.want {
 			t.Errorf("Relay State %q: %d %q, want %q", tc.relay, res.Status, res.Location, tc.want)
+		}
+	}
+}
+
+// TestCertificateExpiryWarnings: a pinned IdP certificate close to or past its expiry
+// is a loud warning on the Auth page and an email to the owners, once per stage.
+func TestCertificateExpiryWarnings(t *testing.T) {
+	e := newSSOEnv(t, true)
+	ctx := context.Background()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notAfter := time.Now().Add(10 * 24 * time.Hour).Truncate(time.Second)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "idp"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.a.DB.Bun.NewRaw(`UPDATE auth_providers SET config = jsonb_set(config, '{certs}', jsonb_build_array(?::text))`,
+		base64.StdEncoding.EncodeToString(der)).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alert := e.owner.Get("/settings/acme/auth/").Text(`[data-testid="cert-alert"]`)
+	if !strings.Contains(alert, "expires on "+notAfter.UTC().Format("2006-01-02")) || !strings.Contains(alert, "Sign-ins will keep working") {
+		t.Fatalf("Auth page alert: %q", alert)
+	}
+	mailer, err := models.NewMailer(e.a.DB.SQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mails := func(stage string) int {
+		return count(t, e.a, `SELECT count(*) FROM river_job WHERE args->>'template' = 'cert_expiry' AND args->>'to' = 'owner@example.com' AND args->'data'->>'stage' = ?`, stage)
+	}
+	for i, tc := range []struct {
+		at               time.Time
+		sent             int
+		expiring, expird int
+	}{
+		{time.Now(), 1, 1, 0},
+		{time.Now().Add(time.Hour), 0, 1, 0}, // once per stage
+		{notAfter.Add(time.Hour), 1, 1, 1},   // and again after expiry
+		{notAfter.Add(48 * time.Hour), 0, 1, 1},
+	} {
+		n, err := models.WarnCertificateExpiry(ctx, e.a.DB.Bun, mailer, tc.at)
+		if err != nil || n != tc.sent || mails(models.CertExpiring) != tc.expiring || mails(models.CertExpired) != tc.expird {
+			t.Fatalf("run %d: sent %d (%v), mails expiring %d expired %d", i, n, err, mails(models.CertExpiring), mails(models.CertExpired))
+		}
+	}
+	for _, stage := range []string{models.CertExpiring, models.CertExpired} {
+		msg, err := emails.Renderer{BaseURL: "https://gh.example"}.Render(mail.Args{To: "o@example.com", Template: mail.TemplateCertExpiry,
+			Data: map[string]string{"org_name": "Acme", "org_slug": "acme", "fingerprint": "AB:CD", "stage": stage, "not_after": "2027-01-02"}})
+		if err != nil || !strings.Contains(msg.Text, "https://gh.example/settings/acme/auth/") || !strings.Contains(msg.HTML, "AB:CD") ||
+			!strings.Contains(msg.Subject, "Acme") || !strings.Contains(msg.Text, "Sign-ins") {
+			t.Fatalf("%s email: %+v %v", stage, msg, err)
 		}
 	}
 }

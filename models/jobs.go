@@ -25,6 +25,15 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 	river.AddWorker(workers, &mail.Worker{Render: render, Sender: sender, DB: db})
 	river.AddWorker(workers, &MaintenanceWorker{DB: db})
 	river.AddWorker(workers, &MetadataRefreshWorker{DB: db, Fetcher: fetcher})
+	bdb, ok := db.(*bun.DB)
+	if !ok {
+		return nil, fmt.Errorf("jobs need a *bun.DB, got %T", db)
+	}
+	mailer, err := NewMailer(bdb.DB)
+	if err != nil {
+		return nil, err
+	}
+	river.AddWorker(workers, &CertExpiryWorker{DB: db, Mailer: mailer})
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
@@ -39,6 +48,9 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return MetadataRefreshArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return CertExpiryArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})

@@ -65,6 +65,9 @@ type ProviderConfig struct {
 	RefreshFailedAt *time.Time `json:"refresh_failed_at,omitempty"` // when it failed
 	PendingEntityID string     `json:"pending_entity_id,omitempty"` // entity ID the metadata now announces, held back
 	NextRefreshAt   *time.Time `json:"next_refresh_at,omitempty"`   // when the metadata is due again
+	// CertWarnings is the expiry warning last emailed per certificate fingerprint
+	// ("expiring" or "expired", cert_expiry.go).
+	CertWarnings map[string]string `json:"cert_warnings,omitempty"`
 }
 
 // Active reports whether members can sign in with it.

@@ -26,6 +26,7 @@ const (
 	TemplateTrustChanged  = "trust_changed"
 	TemplateVerifyEmail   = "verify_email"
 	TemplateAccountExists = "account_exists"
+	TemplateCertExpiry    = "cert_expiry"
 )
 
 // Args is the River job that sends one email. Data holds the template's values.

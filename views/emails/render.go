@@ -59,6 +59,12 @@ If it was you, log in, or reset your password here:
 
 If it was not you, ignore this email: nothing changed.
 {{end}}
+{{define "cert_expiry"}}{{if eq .stage "expired"}}The identity provider signing certificate of {{.org_name}} ({{.fingerprint}}) expired on {{.not_after}}.
+Sign-ins still work: Gatehouse trusts that certificate's key, which you registered, not its dates.{{else}}The identity provider signing certificate of {{.org_name}} ({{.fingerprint}}) expires on {{.not_after}}.
+Sign-ins will keep working after that date, because Gatehouse trusts the registered key, but renew it in your identity provider.{{end}}
+Create a new signing certificate in the identity provider, then update the registration on the Auth page (a metadata URL registration picks it up by itself):
+{{.link}}
+{{end}}
 {{define "password_reset"}}Hello {{.name}},
 
 Someone (hopefully you) asked to reset your Gatehouse password. Choose a new one here:
@@ -117,6 +123,14 @@ func (r Renderer) Render(a mail.Args) (mail.Message, error) {
 		subject = "You already have a Gatehouse account"
 		data["link"] = r.url("/auth/password/reset/")
 		html = accountExistsHTML(data, data["link"])
+	case mail.TemplateCertExpiry:
+		if data["stage"] == "expired" {
+			subject = "The identity provider certificate of " + data["org_name"] + " has expired"
+		} else {
+			subject = "The identity provider certificate of " + data["org_name"] + " expires on " + data["not_after"]
+		}
+		data["link"] = r.url("/settings/" + url.PathEscape(data["org_slug"]) + "/auth/")
+		html = certExpiryHTML(data, data["link"])
 	default:
 		return mail.Message{}, fmt.Errorf("unknown email template %q", a.Template)
 	}
