@@ -205,7 +205,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	}
 	if req == nil {
 		// The IdP dropped or replaced RelayState: the request the response answers.
-		if req, err = models.TakeSAMLRequestByID(ctx, h.DB.Bun, org.ID, samlsp.InResponseToOf(raw)); err != nil && !errors.Is(err, models.ErrNotFound) {
+		if req, err = models.PeekSAMLRequestByID(ctx, h.DB.Bun, org.ID, samlsp.InResponseToOf(raw)); err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
 		}
 		if req != nil {
@@ -221,7 +221,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	}
 	if req != nil && req.Purpose == models.PurposeTest {
 		// Test Configuration (SPEC §3.8): diagnostics only; no session, no membership.
-		if _, err := models.TakeSAMLRequest(ctx, h.DB.Bun, org.ID, relay); err != nil {
+		if _, err := models.TakeSAMLRequest(ctx, h.DB.Bun, org.ID, req.RelayState); err != nil {
 			if errors.Is(err, models.ErrNotFound) {
 				return fail(samlsp.ReasonRequest, "the test request was already answered")
 			}
