@@ -125,8 +125,18 @@ func (h *Handler) startSSO(c *fiber.Ctx, org *models.Organization, p *models.Aut
 			return err
 		}
 		var flow string
-		redirect, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next)
+		var out *samlsp.Outbound
+		out, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next)
+		if err != nil {
+			return err
+		}
 		h.Sessions.Put(c.UserContext(), keySSOFlow, flow)
+		if out.Binding == samlsp.BindingPOST {
+			// The IdP published only an HTTP-POST SingleSignOnService: a form to it.
+			allowFormTo(c, out.URL)
+			return h.render(c, http.StatusOK, pages.SSOPostRequest(h.barePage("Continue to your identity provider"), out.URL, out.Form.Get("SAMLRequest"), out.Form.Get("RelayState")))
+		}
+		redirect = out.URL
 	}
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,27 @@ func TestCertificateExpiryWarnings(t *testing.T) {
 			!strings.Contains(msg.Subject, "Acme") || !strings.Contains(msg.Text, "Sign-ins") {
 			t.Fatalf("%s email: %+v %v", stage, msg, err)
 		}
+	}
+}
+
+// TestSAMLPostOnlyIdP: an IdP that publishes only an HTTP-POST SingleSignOnService
+// gets the AuthnRequest by POST (a self-submitting form to that endpoint).
+func TestSAMLPostOnlyIdP(t *testing.T) {
+	a := testapp.New(t, testapp.Options{})
+	owner := setUp(t, a)
+	idp := samltest.New(t, "https://idp.example")
+	md := regexp.MustCompile(`<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-Redirect"[^>]*>(</SingleSignOnService>)?`).ReplaceAllString(string(idp.Metadata()), "")
+	if res := owner.Post("/settings/acme/auth/configure/saml2/", url.Values{"method": {"xml"}, "metadata_xml": {md},
+		"map_identifier": {"NameID"}, "map_email": {"email"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("configure: %d %s", res.Status, res.Text(`[data-testid^="error-"]`))
+	}
+	res := owner.Post("/settings/acme/auth/activate/", nil)
+	form := res.Doc.Find(`[data-testid="sso-post-form"]`)
+	if res.Status != http.StatusOK || form.AttrOr("action", "") != idp.SSOURL || form.Find(`input[name="SAMLRequest"]`).AttrOr("value", "") == "" ||
+		form.Find(`input[name="RelayState"]`).AttrOr("value", "") == "" {
+		t.Fatalf("POST AuthnRequest page: %d %q", res.Status, sspTail(res.Body, 800))
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "https://idp.example") {
+		t.Fatalf("form-action does not allow the IdP: %q", csp)
 	}
 }

@@ -36,14 +36,15 @@ type SAMLRequest struct {
 	UsedAt     *time.Time `bun:"used_at"`
 }
 
-// StartSAML records a new request for org and returns the IdP URL to send the
-// browser to and the flow id the starting session keeps (see SSOStart.Flow). userID is
+// StartSAML records a new request for org and returns the AuthnRequest to send the
+// browser to the IdP with (a Redirect URL, or a POST form for IdPs that publish only
+// HTTP-POST) and the flow id the starting session keeps (see SSOStart.Flow). userID is
 // who started it (required to activate); next is a local path.
-func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, purpose string, userID int64, next string) (string, string, error) {
+func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, purpose string, userID int64, next string) (*samlsp.Outbound, string, error) {
 	relay, flow := newToken()
-	redirect, requestID, err := samlsp.AuthnRequest(s, relay)
+	out, requestID, err := samlsp.StartSSO(s, relay)
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	r := &SAMLRequest{RelayState: relay, OrgID: orgID, RequestID: requestID, Purpose: purpose, NextPath: next,
 		ExpiresAt: time.Now().Add(SAMLRequestLifetime)}
@@ -51,9 +52,9 @@ func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, 
 		r.UserID = &userID
 	}
 	if _, err := db.NewInsert().Model(r).Exec(ctx); err != nil {
-		return "", "", fmt.Errorf("store SAML request: %w", err)
+		return nil, "", fmt.Errorf("store SAML request: %w", err)
 	}
-	return redirect, flow, nil
+	return out, flow, nil
 }
 
 // TakeSAMLRequest consumes the request state of relayState for org: it works once,

@@ -35,6 +35,11 @@
       e.stopImmediatePropagation();
     }
   }, true);
+  // A SAML request form to the IdP (HTTP-POST binding) submits itself.
+  document.addEventListener("DOMContentLoaded", function () {
+    var f = document.querySelector("form[data-autopost]");
+    if (f) { f.submit(); }
+  });
   // Selects marked data-autosubmit submit their form when changed.
   document.addEventListener("change", function (e) {
     var s = e.target.closest("[data-autosubmit]");

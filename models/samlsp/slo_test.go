@@ -12,6 +12,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -209,6 +210,63 @@ func TestLogoutResponse(t *testing.T) {
 			}
 			if err == nil && (res.Success != tc.success || res.InResponseTo != "id-req") {
 				t.Fatalf("%+v", res)
+			}
+		})
+	}
+}
+
+// TestSSOBindingAsPublished: SP-initiated requests go to an endpoint the IdP
+// published, with its binding: Redirect when published, else POST (never a Redirect
+// request to a POST-only endpoint).
+func TestSSOBindingAsPublished(t *testing.T) {
+	idp := samltest.New(t, "https://idp.example")
+	md := string(idp.Metadata())
+	postOnly := regexp.MustCompile(`<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-Redirect"[^>]*>(</SingleSignOnService>)?`).ReplaceAllString(md, "")
+	postOnly = strings.Replace(postOnly, `Location="https://idp.example/sso"`, `Location="https://idp.example/sso-post"`, 1)
+	if postOnly == md || !strings.Contains(postOnly, "sso-post") {
+		t.Fatalf("could not make a POST-only metadata:\n%s", md)
+	}
+	for _, tc := range []struct {
+		name, md, binding, url string
+	}{
+		{"Redirect and POST published", md, samlsp.BindingRedirect, "https://idp.example/sso"},
+		{"POST only", postOnly, samlsp.BindingPOST, "https://idp.example/sso-post"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, err := samlsp.ParseMetadata([]byte(tc.md), samlsp.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reg.SSOBinding != tc.binding || reg.SSOURL != tc.url {
+				t.Fatalf("registered %s at %s", reg.SSOBinding, reg.SSOURL)
+			}
+			s := samlsp.Settings{SP: samlsp.NewSP("https://gatehouse.example", "acme"), IdP: *reg}
+			out, id, err := samlsp.StartSSO(s, "rs")
+			if err != nil || out.Binding != tc.binding {
+				t.Fatalf("%+v %v", out, err)
+			}
+			var raw []byte
+			if tc.binding == samlsp.BindingPOST {
+				if out.URL != tc.url || out.Form.Get("RelayState") != "rs" {
+					t.Fatalf("%+v", out)
+				}
+				raw, _ = base64.StdEncoding.DecodeString(out.Form.Get("SAMLRequest"))
+				if _, _, err := samlsp.AuthnRequest(s, "rs"); err == nil {
+					t.Fatal("a Redirect AuthnRequest built for a POST-only IdP")
+				}
+			} else {
+				if !strings.HasPrefix(out.URL, tc.url+"?") {
+					t.Fatal(out.URL)
+				}
+				u, _ := url.Parse(out.URL)
+				raw = inflateParam(t, u.Query().Get("SAMLRequest"))
+			}
+			var req struct {
+				ID          string `xml:"ID,attr"`
+				Destination string `xml:"Destination,attr"`
+			}
+			if err := xml.Unmarshal(raw, &req); err != nil || req.ID != id || req.Destination != tc.url {
+				t.Fatalf("AuthnRequest %+v %v\n%s", req, err, raw)
 			}
 		})
 	}

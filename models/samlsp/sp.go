@@ -190,19 +190,51 @@ const SPMetadataCacheDuration = 24 * time.Hour
 func boolPtr(b bool) *bool { return &b }
 
 // AuthnRequest builds the HTTP-Redirect URL that starts SP-initiated SSO and returns
-// the request's ID, which the response must answer (InResponseTo).
+// the request's ID, which the response must answer (InResponseTo). An IdP that
+// published only an HTTP-POST SingleSignOnService gets an error: use StartSSO.
 func AuthnRequest(s Settings, relayState string) (redirect string, requestID string, err error) {
-	sp, _, err := s.serviceProvider()
+	out, id, err := StartSSO(s, relayState)
 	if err != nil {
 		return "", "", err
 	}
+	if out.Binding != BindingRedirect {
+		return "", "", fmt.Errorf("the IdP takes AuthnRequests by HTTP-POST only")
+	}
+	return out.URL, id, nil
+}
+
+// StartSSO builds the AuthnRequest that starts SP-initiated SSO, for the binding the
+// IdP published at its SSO URL: HTTP-Redirect (a URL), or HTTP-POST (a form to
+// submit) when that is all it published. It returns the request's ID.
+func StartSSO(s Settings, relayState string) (*Outbound, string, error) {
+	sp, _, err := s.serviceProvider()
+	if err != nil {
+		return nil, "", err
+	}
+	if s.IdP.SSOBinding == BindingPOST {
+		req, err := sp.MakeAuthenticationRequest(s.IdP.SSOURL, saml.HTTPPostBinding, saml.HTTPPostBinding)
+		if err != nil {
+			return nil, "", fmt.Errorf("build AuthnRequest: %w", err)
+		}
+		doc := etree.NewDocument()
+		doc.SetRoot(req.Element())
+		raw, err := doc.WriteToBytes()
+		if err != nil {
+			return nil, "", err
+		}
+		form := url.Values{"SAMLRequest": {encodeB64(raw)}}
+		if relayState != "" {
+			form.Set("RelayState", relayState)
+		}
+		return &Outbound{Binding: BindingPOST, URL: s.IdP.SSOURL, Form: form}, req.ID, nil
+	}
 	req, err := sp.MakeAuthenticationRequest(s.IdP.SSOURL, saml.HTTPRedirectBinding, saml.HTTPPostBinding)
 	if err != nil {
-		return "", "", fmt.Errorf("build AuthnRequest: %w", err)
+		return nil, "", fmt.Errorf("build AuthnRequest: %w", err)
 	}
 	u, err := req.Redirect(relayState, sp)
 	if err != nil {
-		return "", "", fmt.Errorf("encode AuthnRequest: %w", err)
+		return nil, "", fmt.Errorf("encode AuthnRequest: %w", err)
 	}
-	return u.String(), req.ID, nil
+	return &Outbound{Binding: BindingRedirect, URL: u.String()}, req.ID, nil
 }
