@@ -19,11 +19,20 @@ import (
 func (h *Handler) spValues(org *models.Organization) pages.SPValues {
 	sp := samlsp.NewSP(h.baseURL(), org.Slug)
 	return pages.SPValues{EntityID: sp.EntityID, ACSURL: sp.ACSURL, SLSURL: sp.SLSURL,
-		SignOnURL: h.baseURL() + "/auth/login/" + org.Slug + "/", RelayState: "/organizations/" + org.Slug + "/"}
+		SignOnURL: h.baseURL() + "/auth/login/" + org.Slug + "/", RelayState: h.baseURL() + "/organizations/" + org.Slug + "/"}
 }
 
+// keyNewSCIMToken carries a just-generated SCIM token from its POST to the GET that
+// shows it, once (POST → 303 → GET: the address bar holds a URL that reloads, and the
+// secret is never in a URL).
+const keyNewSCIMToken = "scim_new_token"
+
 func (h *Handler) authSettings(c *fiber.Ctx) error {
-	return h.renderAuthSettings(c, http.StatusOK, nil, "")
+	secret := h.Sessions.PopString(c.UserContext(), keyNewSCIMToken)
+	if secret != "" {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	return h.renderAuthSettings(c, http.StatusOK, nil, secret)
 }
 
 // The Auth page's logs (recent sign-ins, SPEC §3.9; the SCIM provisioning log) show
@@ -76,19 +85,18 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 	ctx := c.UserContext()
 	org, _ := currentOrg(c)
 	v := pages.AuthView{Slug: org.Slug, SP: h.spValues(org), LoginURL: h.baseURL() + "/auth/login/" + org.Slug + "/"}
+	if u := currentUser(c); u != nil {
+		v.Operator = u.IsSuperuser
+	}
 	p, err := models.ProviderOf(ctx, h.DB.Bun, org.ID)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		for _, pr := range samlsp.Presets {
-			v.Choices = append(v.Choices, pages.ProviderChoice{Kind: pr.Kind, Name: pr.Name})
-		}
-		v.Choices = append(v.Choices,
-			pages.ProviderChoice{Kind: models.KindGoogle, Name: "Google Workspace", Disabled: h.oauthUnavailable(models.KindGoogle)},
-			pages.ProviderChoice{Kind: models.KindGitHub, Name: "GitHub", Disabled: h.oauthUnavailable(models.KindGitHub)})
+		v.Choices = h.providerChoices(nil)
 	case err != nil:
 		return err
 	default:
 		v.Provider = p
+		v.Choices = h.providerChoices(p)
 		allowFormTo(c, h.providerSignInURL(c, p))
 		idp := p.Config.IdP()
 		certs, err := idp.Certificates()
@@ -138,6 +146,30 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 	return h.render(c, status, pages.AuthSettings(pg, v))
 }
 
+// providerChoices is the provider list (SPEC §2): with a provider in place the others
+// are listed too, unavailable while it is active.
+func (h *Handler) providerChoices(current *models.AuthProvider) []pages.ProviderChoice {
+	var out []pages.ProviderChoice
+	add := func(kind, name string) {
+		if current != nil && current.Kind == kind {
+			return
+		}
+		ch := pages.ProviderChoice{Kind: kind, Name: name}
+		if reason, hint := h.oauthUnavailable(kind); reason != "" {
+			ch.Disabled, ch.Hint = reason, hint
+		} else if current != nil && current.Active() {
+			ch.Disabled = "Disable " + current.DisplayName() + " first."
+		}
+		out = append(out, ch)
+	}
+	for _, pr := range samlsp.Presets {
+		add(pr.Kind, pr.Name)
+	}
+	add(models.KindGoogle, "Google Workspace")
+	add(models.KindGitHub, "GitHub")
+	return out
+}
+
 func (h *Handler) saveAuthSettings(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
 	form := pages.SettingsForm{RequireSSO: c.FormValue("require_sso") != "", DefaultRole: c.FormValue("default_role"),
@@ -162,7 +194,7 @@ func (h *Handler) saveAuthSettings(c *fiber.Ctx) error {
 	}
 	msg := "Settings saved."
 	if revoked > 0 {
-		msg += fmt.Sprintf(" %d open session(s) of members without SSO were signed out.", revoked)
+		msg += fmt.Sprintf(" %s of members without SSO signed out.", countOf(int(revoked), "open session was", "open sessions were"))
 	}
 	h.flash(c, msg)
 	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
@@ -182,17 +214,44 @@ func (h *Handler) sendReminders(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	h.flash(c, fmt.Sprintf("Reminder sent to %d member(s).", n))
+	h.flash(c, fmt.Sprintf("Reminder sent to %s.", countOf(n, "member", "members")))
 	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+}
+
+// disablePage asks for confirmation and says what disabling does, in numbers.
+func (h *Handler) disablePage(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	org, _ := currentOrg(c)
+	p, err := models.ProviderOf(ctx, h.DB.Bun, org.ID)
+	if errors.Is(err, models.ErrNotFound) {
+		h.flash(c, "Single sign-on is not set up: there is nothing to disable.")
+		return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+	}
+	if err != nil {
+		return err
+	}
+	impact, err := models.DisableImpactOf(ctx, h.DB.Bun, org.ID)
+	if err != nil {
+		return err
+	}
+	pg := h.page(c, "Disable "+p.DisplayName())
+	pg.Section = "auth"
+	return h.render(c, http.StatusOK, pages.AuthDisable(pg, pages.DisableView{Slug: org.Slug, ProviderName: p.DisplayName(),
+		Members: impact.Members, Linked: impact.Linked, SCIMTokens: impact.SCIMTokens, RequireSSO: p.RequireSSO}))
 }
 
 func (h *Handler) disableProvider(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
 	n, err := models.DisableProvider(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c))
+	if errors.Is(err, models.ErrNotFound) {
+		// Already disabled (a second click, another tab): the outcome is the same.
+		h.flash(c, "Single sign-on is disabled.")
+		return h.redirect(c, "/settings/"+org.Slug+"/auth/")
+	}
 	if err != nil {
 		return err
 	}
-	h.flash(c, fmt.Sprintf("Single sign-on is disabled. %d member(s) were emailed how to sign in with a password.", n))
+	h.flash(c, fmt.Sprintf("Single sign-on is disabled. %s emailed how to sign in with a password.", countOf(n, "member was", "members were")))
 	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
 }
 
@@ -207,7 +266,9 @@ func (h *Handler) configureView(c *fiber.Ctx, org *models.Organization, kind str
 	case err == nil && p.Kind == kind:
 		v.Editing = true
 		cfg := p.Config
-		v.Form = pages.ConfigureForm{Method: cfg.MetadataSource, MetadataURL: cfg.MetadataURL, EntityID: cfg.EntityID,
+		v.Current = &p.Config
+		// Editing keeps the registration in use unless the owner picks another method.
+		v.Form = pages.ConfigureForm{Method: models.MethodKeep, MetadataURL: cfg.MetadataURL, EntityID: cfg.EntityID,
 			SSOURL: cfg.SSOURL, SLOURL: cfg.SLOURL, Certificate: samlsp.EncodePEM(cfg.Certs),
 			MapID: cfg.Mapping.Identifier, MapEmail: cfg.Mapping.Email, MapFirst: cfg.Mapping.FirstName, MapLast: cfg.Mapping.LastName}
 	case err == nil && p.Active():
@@ -227,12 +288,26 @@ func (h *Handler) configurePage(c *fiber.Ctx) error {
 		return h.oauthConfigure(c, org, copyString(kind), false)
 	}
 	v, err := h.configureView(c, org, copyString(c.Params("kind")))
+	if errors.Is(err, models.ErrProviderActive) {
+		return h.providerActive(c, org)
+	}
 	if err != nil {
 		return err
 	}
 	pg := h.page(c, "Configure "+v.PresetName)
 	pg.Section = "auth"
 	return h.render(c, http.StatusOK, pages.AuthConfigure(pg, v))
+}
+
+// providerActive sends an owner who opened another provider's setup back to the Auth
+// page, which says to disable the active provider first.
+func (h *Handler) providerActive(c *fiber.Ctx, org *models.Organization) error {
+	msg := "An organization uses one provider at a time: disable the current one first."
+	if p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID); err == nil {
+		msg = "An organization uses one provider at a time: disable " + p.DisplayName() + " first (Danger zone, below)."
+	}
+	h.flashError(c, msg)
+	return h.redirect(c, "/settings/"+org.Slug+"/auth/#other-providers")
 }
 
 func (h *Handler) configure(c *fiber.Ctx) error {
@@ -243,6 +318,9 @@ func (h *Handler) configure(c *fiber.Ctx) error {
 		return h.oauthConfigure(c, org, kind, true)
 	}
 	v, err := h.configureView(c, org, kind)
+	if errors.Is(err, models.ErrProviderActive) {
+		return h.providerActive(c, org)
+	}
 	if err != nil {
 		return err
 	}
@@ -251,7 +329,7 @@ func (h *Handler) configure(c *fiber.Ctx) error {
 		SLOURL: c.FormValue("slo_url"), Certificate: c.FormValue("certificate"), MapID: strings.TrimSpace(c.FormValue("map_identifier")),
 		MapEmail: strings.TrimSpace(c.FormValue("map_email")), MapFirst: strings.TrimSpace(c.FormValue("map_first_name")),
 		MapLast: strings.TrimSpace(c.FormValue("map_last_name"))}
-	setup := models.SAMLSetup{Kind: kind, Method: f.Method, MetadataURL: f.MetadataURL, MetadataXML: f.MetadataXML,
+	setup := models.SAMLSetup{Current: v.Current, Kind: kind, Method: f.Method, MetadataURL: f.MetadataURL, MetadataXML: f.MetadataXML,
 		EntityID: f.EntityID, SSOURL: f.SSOURL, SLOURL: f.SLOURL, Certificate: f.Certificate,
 		Mapping: samlsp.Mapping{Identifier: f.MapID, Email: f.MapEmail, FirstName: f.MapFirst, LastName: f.MapLast}}
 	cfg, err := models.ResolveIdP(ctx, h.Fetcher, setup, time.Now())
@@ -324,8 +402,9 @@ func (h *Handler) createSCIMToken(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return h.renderAuthSettings(c, http.StatusOK, nil, secret)
+	h.Sessions.Put(c.UserContext(), keyNewSCIMToken, secret)
+	h.flash(c, "New SCIM token generated.")
+	return h.redirect(c, "/settings/"+org.Slug+"/auth/#scim")
 }
 
 func (h *Handler) revokeSCIMToken(c *fiber.Ctx) error {
@@ -343,17 +422,17 @@ func (h *Handler) revokeSCIMToken(c *fiber.Ctx) error {
 
 // oauthConfigure shows (or, on submit, saves) the Google Workspace or GitHub setup.
 func (h *Handler) oauthConfigure(c *fiber.Ctx, org *models.Organization, kind string, submit bool) error {
-	if reason := h.oauthUnavailable(kind); reason != "" {
+	if reason, _ := h.oauthUnavailable(kind); reason != "" {
 		return fiber.NewError(http.StatusNotFound, reason)
 	}
-	v := pages.OAuthConfigureView{Slug: org.Slug, Kind: kind, Name: (&models.AuthProvider{Kind: kind}).DisplayName(),
+	v := pages.OAuthConfigureView{Operator: currentUser(c).IsSuperuser, Slug: org.Slug, Kind: kind, Name: (&models.AuthProvider{Kind: kind}).DisplayName(),
 		CallbackURL: h.baseURL() + OAuthCallbackPath}
 	p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID)
 	switch {
 	case err == nil && p.Kind == kind:
 		v.Domains, v.GitHubOrg = strings.Join(p.Config.Domains, "\n"), p.Config.GitHubOrg
 	case err == nil && p.Active():
-		return models.ErrProviderActive
+		return h.providerActive(c, org)
 	case err != nil && !errors.Is(err, models.ErrNotFound):
 		return err
 	}

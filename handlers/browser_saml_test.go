@@ -84,7 +84,7 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 		`[data-testid=sp-acs-url]`:     a.BaseURL + "/saml/acs/acme/",
 		`[data-testid=sp-sls-url]`:     a.BaseURL + "/saml/sls/acme/",
 		`[data-testid=sp-sign-on-url]`: loginURL,
-		`[data-testid=sp-relay-state]`: "/organizations/acme/",
+		`[data-testid=sp-relay-state]`: a.BaseURL + "/organizations/acme/",
 	} {
 		if got := b.value(sel); got != want {
 			t.Errorf("%s = %q, want %q", sel, got, want)
@@ -154,7 +154,7 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 	b.logout()
 	b.do("open the org login page", chromedp.Navigate(loginURL), chromedp.WaitVisible(chromedp.CSS(`[data-testid=sso-start]`)))
 	b.wantText(`[data-testid=org-login] h2`, "Sign in to Acme Corp")
-	b.wantText(`[data-testid=sso-start]`, "Log in with SAML2")
+	b.wantText(`[data-testid=sso-start]`, "Log in with single sign-on")
 	b.shot("org-login")
 	b.waitHTMX()
 	b.do("start SSO", chromedp.Click(chromedp.CSS(`[data-testid=sso-start]`)),

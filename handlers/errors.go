@@ -51,8 +51,11 @@ func (h *Handler) ErrorHandler(c *fiber.Ctx, err error) error {
 		c.Status(status)
 		return c.SendString(msg)
 	}
-	// Render without the org frame and without touching the session on failure paths.
+	// Render without the org frame on failure paths, except for a member refused by
+	// role: they stay in their organization, with its navigation.
 	p := h.page(c, msg)
-	p.Org = nil
+	if status != http.StatusForbidden {
+		p.Org = nil
+	}
 	return h.render(c, status, pages.Error(p, status, msg, requestID(c)))
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,12 +58,15 @@ const (
 	hxRequest  = "HX-Request"
 	hxBoosted  = "HX-Boosted"
 	hxRedirect = "HX-Redirect"
+	// hxHistoryRestore marks the request htmx sends to rebuild a page on Back.
+	hxHistoryRestore = "HX-History-Restore-Request"
 )
 
 // isPartial is the one rule for partial vs full page: an HTMX request that is not
 // boosted gets the partial.
+// A history restore (Back to a page htmx no longer has cached) wants the full page too.
 func isPartial(c *fiber.Ctx) bool {
-	return c.Get(hxRequest) == "true" && c.Get(hxBoosted) != "true"
+	return c.Get(hxRequest) == "true" && c.Get(hxBoosted) != "true" && c.Get(hxHistoryRestore) != "true"
 }
 
 // render writes a component with status.
@@ -158,3 +162,11 @@ func safeNext(next, fallback string) string {
 
 // copyString detaches a value from Fiber's reused buffers.
 func copyString(s string) string { return strings.Clone(s) }
+
+// countOf says n things in words: "1 member", "3 members".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -266,12 +266,42 @@ func currentOrg(c *fiber.Ctx) (*models.Organization, *models.Member) {
 // requireRole refuses members whose role lacks the permission.
 func requireRole(allowed func(models.Role) bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		_, m := currentOrg(c)
+		org, m := currentOrg(c)
 		if m == nil || !allowed(m.Role) {
-			return fiber.NewError(http.StatusForbidden, "Your role in this organization does not allow this.")
+			return fiber.NewError(http.StatusForbidden, roleRefusal(org, m, allowed))
 		}
 		return c.Next()
 	}
+}
+
+// roleRefusal says who may do what was refused, and what the member's role is.
+func roleRefusal(org *models.Organization, m *models.Member, allowed func(models.Role) bool) string {
+	var who []string
+	for _, r := range models.Roles {
+		if allowed(r) {
+			who = append(who, strings.ToLower(string(r))+"s")
+		}
+	}
+	msg := "Only " + joinWords(who)
+	if org != nil {
+		msg += " of " + org.Name
+	}
+	msg += " can do this"
+	if m != nil {
+		msg += "; your role is " + string(m.Role)
+	}
+	return msg + "."
+}
+
+// joinWords joins ["a", "b", "c"] as "a, b and c".
+func joinWords(w []string) string {
+	switch len(w) {
+	case 0:
+		return "nobody"
+	case 1:
+		return w[0]
+	}
+	return strings.Join(w[:len(w)-1], ", ") + " and " + w[len(w)-1]
 }
 
 func paramID(c *fiber.Ctx, name string) (int64, error) {

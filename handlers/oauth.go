@@ -35,19 +35,22 @@ func (h *Handler) providerSignInURL(c *fiber.Ctx, p *models.AuthProvider) string
 	return ""
 }
 
-// oauthUnavailable says why a kind cannot be used on this instance ("" when it can).
-func (h *Handler) oauthUnavailable(kind string) string {
+// oauthUnavailable says why kind cannot be used on this instance: reason for the org's
+// owners, hint (naming the instance's variables) for its operators only.
+func (h *Handler) oauthUnavailable(kind string) (reason, hint string) {
 	switch {
 	case kind == models.KindGoogle && h.Google == nil:
-		return "Not configured on this instance: set GATEHOUSE_GOOGLE_CLIENT_ID and GATEHOUSE_GOOGLE_CLIENT_SECRET."
+		return "Not available on this instance yet: ask its operator to enable Google sign-in.",
+			"Operator: set GATEHOUSE_GOOGLE_CLIENT_ID and GATEHOUSE_GOOGLE_CLIENT_SECRET."
 	case kind == models.KindGitHub && h.GitHub == nil:
-		return "Not configured on this instance: set GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET."
+		return "Not available on this instance yet: ask its operator to enable GitHub sign-in.",
+			"Operator: set GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET."
 	}
-	return ""
+	return "", ""
 }
 
 func (h *Handler) startOAuth(c *fiber.Ctx, org *models.Organization, p *models.AuthProvider, purpose string, userID int64, next string) (string, error) {
-	if reason := h.oauthUnavailable(p.Kind); reason != "" {
+	if reason, _ := h.oauthUnavailable(p.Kind); reason != "" {
 		return "", fiber.NewError(http.StatusServiceUnavailable, reason)
 	}
 	st, err := models.NewOAuthState(c.UserContext(), h.DB.Bun, org.ID, p.Kind, purpose, userID, next)
@@ -114,7 +117,8 @@ func (h *Handler) oauthCallback(c *fiber.Ctx) error {
 	} else if st.Kind == models.KindGitHub && h.GitHub != nil {
 		id, err = h.GitHub.Exchange(ctx, code, st.Verifier, p.Config.GitHubOrg)
 	} else {
-		return fail(models.ReasonNoProvider, h.oauthUnavailable(st.Kind))
+		reason, _ := h.oauthUnavailable(st.Kind)
+		return fail(models.ReasonNoProvider, reason)
 	}
 	var oe *oauth.Error
 	if errors.As(err, &oe) {

@@ -154,6 +154,7 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Post("/auth/settings/", manageMembers, h.saveAuthSettings)
 	settings.Post("/auth/reminders/", manageMembers, h.sendReminders)
 	settings.Post("/auth/reminders/:id/", manageMembers, h.sendReminders)
+	settings.Get("/auth/disable/", manageMembers, h.disablePage)
 	settings.Post("/auth/disable/", manageMembers, h.disableProvider)
 	settings.Post("/auth/sp-keys/", manageMembers, h.saveSPKeys)
 	settings.Post("/auth/scim/tokens/", manageMembers, h.createSCIMToken)

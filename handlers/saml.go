@@ -86,7 +86,7 @@ func (h *Handler) orgLoginPage(c *fiber.Ctx) error {
 	}
 	v := pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Next: safeNext(c.Query("next"), "")}
 	if err == nil && p.Active() {
-		v.Available, v.ProviderName, v.RequireSSO = true, p.DisplayName(), p.RequireSSO
+		v.Available, v.ProviderName, v.RequireSSO = true, p.IdPName(), p.RequireSSO
 		allowFormTo(c, h.providerSignInURL(c, p))
 	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return err

@@ -38,10 +38,21 @@ func newSCIMEnvWith(t *testing.T, opts testapp.Options) *scimEnv {
 
 func newSCIMToken(t *testing.T, c *testapp.Client, slug string) string {
 	t.Helper()
-	res := c.Post("/settings/"+slug+"/auth/scim/tokens/", nil)
+	// POST → 303 → GET: the new token is shown once, on the page the redirect leads to.
+	post := c.Post("/settings/"+slug+"/auth/scim/tokens/", nil)
+	if post.Status != http.StatusSeeOther || strings.Contains(post.Header.Get("Location"), "ghscim_") {
+		t.Fatalf("generate token: %d, Location %q", post.Status, post.Header.Get("Location"))
+	}
+	res := c.Get("/settings/" + slug + "/auth/")
 	tok := res.Doc.Find(`[data-testid="scim-new-token"]`).AttrOr("value", "")
 	if res.Status != 200 || !strings.HasPrefix(tok, "ghscim_") {
 		t.Fatalf("generate token: %d %q", res.Status, tok)
+	}
+	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the page with the new token has Cache-Control %q, want no-store", cc)
+	}
+	if again := c.Get("/settings/" + slug + "/auth/"); again.Doc.Find(`[data-testid="scim-new-token"]`).Length() != 0 {
+		t.Fatal("the new token is shown again on the next visit")
 	}
 	return tok
 }
@@ -168,7 +179,8 @@ func TestSCIMTokensRotateAndIsolate(t *testing.T) {
 	if r := scimDo(t, e.a, second, "GET", "/api/0/organizations/acme/scim/v2/Users", nil); r.Status != 200 {
 		t.Fatalf("second token: %d", r.Status)
 	}
-	if res := e.owner.Post("/settings/acme/auth/scim/tokens/", nil); res.Doc.Find(`[data-testid="scim-new-token"]`).Length() != 0 {
+	e.owner.Post("/settings/acme/auth/scim/tokens/", nil)
+	if res := e.owner.Get("/settings/acme/auth/"); res.Doc.Find(`[data-testid="scim-new-token"]`).Length() != 0 {
 		t.Fatal("a third active token was issued")
 	}
 	var firstID int64

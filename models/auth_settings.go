@@ -358,3 +358,24 @@ func SSORequiredHome(ctx context.Context, db bun.IDB, userID int64) (string, err
 	}
 	return "", nil
 }
+
+// DisableImpact is what disabling org's provider would do, for its confirmation page.
+type DisableImpact struct {
+	Members    int // active members, each emailed how to sign in with a password
+	Linked     int // members whose link to the IdP is cleared
+	SCIMTokens int // SCIM tokens revoked
+}
+
+// DisableImpactOf counts what DisableProvider would change in org now.
+func DisableImpactOf(ctx context.Context, db bun.IDB, orgID int64) (DisableImpact, error) {
+	var d DisableImpact
+	err := db.NewRaw(`SELECT
+		(SELECT count(*) FROM members WHERE org_id = ? AND active AND user_id IS NOT NULL) AS members,
+		(SELECT count(*) FROM members WHERE org_id = ? AND sso_linked) AS linked,
+		(SELECT count(*) FROM scim_tokens WHERE org_id = ? AND revoked_at IS NULL) AS scim_tokens`,
+		orgID, orgID, orgID).Scan(ctx, &d.Members, &d.Linked, &d.SCIMTokens)
+	if err != nil {
+		return d, fmt.Errorf("disable impact: %w", err)
+	}
+	return d, nil
+}

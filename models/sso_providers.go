@@ -1,9 +1,12 @@
 package models
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,6 +96,16 @@ func (p *AuthProvider) DisplayName() string {
 	return p.Kind
 }
 
+// IdPName names the identity provider for the people who sign in through it: the
+// preset's name (Okta, Microsoft Entra ID …), or "single sign-on" for a generic SAML2
+// registration, whose protocol is not a provider's name ("Log in with single sign-on").
+func (p *AuthProvider) IdPName() string {
+	if p.Kind == "saml2" {
+		return "single sign-on"
+	}
+	return p.DisplayName()
+}
+
 // IdP is the registration in samlsp's terms.
 func (c ProviderConfig) IdP() samlsp.IdP {
 	return samlsp.IdP{EntityID: c.EntityID, SSOURL: c.SSOURL, SLOURL: c.SLOURL, Certs: c.Certs, SSOBinding: c.SSOBinding, SLOBinding: c.SLOBinding}
@@ -118,10 +131,15 @@ const (
 	MethodMetadataURL = "url"
 	MethodMetadataXML = "xml"
 	MethodFields      = "fields"
+	// MethodKeep keeps the registration in use when an existing provider is edited
+	// (only the attribute mapping changes).
+	MethodKeep = "keep"
 )
 
 // SAMLSetup is the input of ConfigureSAML.
 type SAMLSetup struct {
+	// Current is the registration in use (editing); MethodKeep keeps it.
+	Current     *ProviderConfig
 	Kind        string
 	Method      string
 	MetadataURL string
@@ -156,6 +174,18 @@ func ResolveIdP(ctx context.Context, fetcher MetadataGetter, in SAMLSetup, now t
 // resolveRegistration reads the IdP by the chosen method, adding field errors to v.
 func resolveRegistration(ctx context.Context, fetcher MetadataGetter, in SAMLSetup, now time.Time, cfg *ProviderConfig, v *ValidationError) *samlsp.IdP {
 	switch in.Method {
+	case MethodKeep:
+		if in.Current == nil {
+			v.Add("method", "There is no registration to keep yet: choose how to register your IdP.")
+			return nil
+		}
+		// The registration and how it is kept fresh stay as they are; only the
+		// mapping (set by ResolveIdP) changes.
+		mapping := cfg.Mapping
+		*cfg = *in.Current
+		cfg.Mapping = mapping
+		idp := in.Current.IdP()
+		return &idp
 	case MethodMetadataURL:
 		u := strings.TrimSpace(in.MetadataURL)
 		if u == "" {
@@ -274,27 +304,40 @@ func saveProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, 
 			return err
 		}
 		err = tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx)
-		switch {
-		case errors.Is(notFound(err, ""), ErrNotFound):
+		if errors.Is(notFound(err, ""), ErrNotFound) {
 			if err := authorizeActor(ctx, tx, orgID, actor, ActConfigureIdP, Target{IdPTrustedBefore: org.IdPTrustedBefore}); err != nil {
 				return err
 			}
-			p = &AuthProvider{OrgID: orgID, Kind: kind, Status: ProviderPending, Config: *cfg, AllowIdPInitiated: true,
+			// Two submissions at once (a double click on a slow "Save and continue")
+			// both find no provider: the second insert yields to the first and goes on
+			// as an edit of it, instead of failing on the unique org_id.
+			np := &AuthProvider{OrgID: orgID, Kind: kind, Status: ProviderPending, Config: *cfg, AllowIdPInitiated: true,
 				SSOSessionHours: 168, CreatedByID: &actor.UserID, ClockSkewMinutes: DefaultClockSkewMinutes, MaxAssertionMinutes: DefaultMaxAssertionMinutes}
 			if actor.UserID == 0 {
-				p.CreatedByID = nil
+				np.CreatedByID = nil
 			}
-			if _, err := tx.NewInsert().Model(p).Returning("*").Exec(ctx); err != nil {
-				return fmt.Errorf("insert provider: %w", err)
+			res, ierr := tx.NewInsert().Model(np).On("CONFLICT (org_id) DO NOTHING").Returning("*").Exec(ctx)
+			inserted := ierr == nil
+			if ierr == nil {
+				n, _ := res.RowsAffected()
+				inserted = n == 1
+			} else if !errors.Is(ierr, sql.ErrNoRows) { // RETURNING nothing: the other one won
+				return fmt.Errorf("insert provider: %w", ierr)
 			}
-			if err := audit(ctx, tx, orgID, actor, EventSSOConfigured, p.DisplayName(), map[string]any{"config": configSummary(*cfg)}); err != nil {
-				return err
+			if inserted {
+				p = np
+				if err := audit(ctx, tx, orgID, actor, EventSSOConfigured, p.DisplayName(), map[string]any{"config": configSummary(*cfg)}); err != nil {
+					return err
+				}
+				if org.IdPTrustedBefore {
+					return notifyOwners(ctx, tx, mailer, orgID, actor, "set up "+p.DisplayName()+" single sign-on (pending activation)")
+				}
+				return nil
 			}
-			if org.IdPTrustedBefore {
-				return notifyOwners(ctx, tx, mailer, orgID, actor, "set up "+p.DisplayName()+" single sign-on (pending activation)")
-			}
-			return nil
-		case err != nil:
+			p = new(AuthProvider)
+			err = tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx)
+		}
+		if err != nil {
 			return err
 		}
 		if p.Kind != kind && p.Active() {
@@ -316,9 +359,13 @@ func saveProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, 
 		} else if err := authorizeActor(ctx, tx, orgID, actor, ActConfigureIdP, Target{IdPTrustedBefore: org.IdPTrustedBefore && trust}); err != nil {
 			return err
 		}
+		same := p.Kind == kind && sameRegistration(old, *cfg)
 		p.Kind, p.Config = kind, *cfg
 		if _, err := tx.NewUpdate().Model(p).Column("kind", "config").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update provider: %w", err)
+		}
+		if same {
+			return nil // a repeated submission: nothing changed, nothing to audit
 		}
 		if err := audit(ctx, tx, orgID, actor, EventSSOEdited, p.DisplayName(), map[string]any{
 			"old": configSummary(old), "new": configSummary(*cfg)}); err != nil {
@@ -344,6 +391,23 @@ func markProviderActive(ctx context.Context, tx bun.Tx, p *AuthProvider) error {
 	p.Status = ProviderActive
 	_, err := tx.NewRaw("UPDATE organizations SET idp_trusted_before = true WHERE id = ?", p.OrgID).Exec(ctx)
 	return err
+}
+
+// sameRegistration reports whether a and b register the same IdP with the same mapping
+// (fetch times aside).
+func sameRegistration(a, b ProviderConfig) bool {
+	if a.EntityID != b.EntityID || a.SSOURL != b.SSOURL || a.SLOURL != b.SLOURL || a.SSOBinding != b.SSOBinding ||
+		a.SLOBinding != b.SLOBinding || a.MetadataSource != b.MetadataSource ||
+		a.MetadataURL != b.MetadataURL || a.Mapping != b.Mapping || a.GitHubOrg != b.GitHubOrg ||
+		!slices.Equal(a.Domains, b.Domains) || len(a.Certs) != len(b.Certs) {
+		return false
+	}
+	for i := range a.Certs {
+		if !bytes.Equal(a.Certs[i], b.Certs[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func configSummary(c ProviderConfig) string {

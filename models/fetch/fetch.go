@@ -112,7 +112,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 			return nil, fail("the URL did not answer within 10 seconds")
 		}
 		if errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedPort) || errors.Is(err, ssrf.ErrProhibitedNetwork) {
-			return nil, fail("the URL points to a private or reserved address, which is not allowed")
+			return nil, fail("the URL points to a private or reserved address, which is not allowed: use your IdP's public metadata URL, or paste the metadata XML instead (an on-premises IdP needs the instance's operator to allow private addresses)")
 		}
 		var fe *Error
 		if errors.As(err, &fe) {

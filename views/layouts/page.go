@@ -1,6 +1,8 @@
 // Package layouts holds the page frame and the view model every page shares.
 package layouts
 
+import "strings"
+
 // Page is what the frame needs: title, the CSRF token, the signed-in user, the current
 // org (for its navigation) and a flash message.
 type Page struct {
@@ -28,4 +30,12 @@ type NavOrg struct {
 	CanManage   bool
 	CanAudit    bool
 	CanSeeTeams bool
+}
+
+// initial is the first letter of name, upper-cased, for the org's monogram.
+func initial(name string) string {
+	for _, r := range name {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
 }

@@ -161,7 +161,7 @@ func AuditLog(p layouts.Page, v AuditView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<figure><table data-testid=\"audit-events\"><thead><tr><th>Time</th><th>Event</th><th>Actor</th><th>Target</th><th>Details</th><th>IP</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<figure tabindex=\"0\"><table data-testid=\"audit-events\"><thead><tr><th>Time</th><th>Event</th><th>Actor</th><th>Target</th><th>Details</th><th>IP</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
