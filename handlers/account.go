@@ -81,6 +81,6 @@ func (h *Handler) revokeOtherSessions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	h.flash(c, fmt.Sprintf("Signed out of %d other session(s).", n))
+	h.flash(c, fmt.Sprintf("Signed out of %s.", countOf(int(n), "other session", "other sessions")))
 	return h.redirect(c, "/account/")
 }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,7 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 	}
 	river.AddWorker(workers, &CertExpiryWorker{DB: db, Mailer: mailer})
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:            slog.Default(), // JSON like the app's logs when the binary set it so
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
 		FetchPollInterval: 200 * time.Millisecond,

@@ -59,8 +59,17 @@
       announce("Copied to the clipboard");
     }, function () {
       // Last resort: select the value so the person can press Ctrl+C / ⌘C.
-      var input = copy.parentNode && copy.parentNode.querySelector("input");
-      if (input) { input.focus(); input.select(); }
+      var box = copy.parentNode;
+      var input = box && box.querySelector("input:not([type=hidden])");
+      var block = box && box.querySelector(".secret-value");
+      if (input) {
+        input.focus(); input.select();
+      } else if (block && window.getSelection) {
+        var range = document.createRange();
+        range.selectNodeContents(block);
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+      }
       copy.textContent = "Press Ctrl+C";
       announce("Copying is blocked here: the value is selected, press Control C to copy it");
     }).then(function () {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,6 +46,8 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 			return fmt.Errorf("GATEHOUSE_ADDR %s: %w", cfg.Addr, err)
 		}
 		log.Info("serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "smtp", cfg.SMTPURL != "")
+		// One line for the person at the terminal (the logs on stderr are JSON).
+		fmt.Fprintf(os.Stdout, "Gatehouse is running: open %s/ (Ctrl-C stops it)\n", strings.TrimSuffix(cfg.BaseURL.String(), "/"))
 		errc := make(chan error, 1)
 		go func() { errc <- web.Listener(ln) }()
 

@@ -3131,7 +3131,7 @@ func OAuthConfigure(p layouts.Page, v OAuthConfigureView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if v.Kind == models.KindGoogle {
-					templ_7745c5c3_Err = components.TextArea("domains", "Allowed Google Workspace domain(s), one per line", v.Domains, v.Errors, templ.Attributes{"rows": "3", "placeholder": "example.com", "data-testid": "google-domains", "aria-describedby": "h-domains"}).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = components.TextArea("domains", "Allowed Google Workspace domains, one per line", v.Domains, v.Errors, templ.Attributes{"rows": "3", "placeholder": "example.com", "data-testid": "google-domains", "aria-describedby": "h-domains"}).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
