@@ -218,3 +218,27 @@ func TestHistoryRestoreGetsTheFullPage(t *testing.T) {
 		t.Errorf("a history restore does not get the full page with its search box filled in")
 	}
 }
+
+// TestFormErrorsKeepTheAddress: a boosted POST answered with the form and its errors
+// (422) tells htmx not to push the form's action (POST-only: it would not reload).
+func TestFormErrorsKeepTheAddress(t *testing.T) {
+	e := newSSOEnv(t, true)
+	form := url.Values{"default_role": {"member"}, "sso_session_hours": {"0"}, "_csrf": {e.owner.CSRF()}}
+	req, _ := http.NewRequest(http.MethodPost, e.a.BaseURL+"/settings/acme/auth/settings/", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("HX-Boosted", "true")
+	res := e.owner.Do(req)
+	if res.Status != http.StatusUnprocessableEntity || !res.Has(`[data-testid="error-sso_session_hours"]`) {
+		t.Fatalf("bad session lifetime: %d", res.Status)
+	}
+	if got := res.Header.Get("HX-Push-Url"); got != "false" {
+		t.Errorf("HX-Push-Url = %q, want false", got)
+	}
+	// A GET (search, navigation) still pushes its own URL.
+	get, _ := http.NewRequest(http.MethodGet, e.a.BaseURL+"/settings/acme/members/?q=x", nil)
+	get.Header.Set("HX-Request", "true")
+	if got := e.owner.Do(get).Header.Get("HX-Push-Url"); got != "" {
+		t.Errorf("a GET answered HX-Push-Url %q", got)
+	}
+}

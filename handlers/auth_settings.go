@@ -194,7 +194,11 @@ func (h *Handler) saveAuthSettings(c *fiber.Ctx) error {
 	}
 	msg := "Settings saved."
 	if revoked > 0 {
-		msg += fmt.Sprintf(" %s of members without SSO signed out.", countOf(int(revoked), "open session was", "open sessions were"))
+		verb := "were"
+		if revoked == 1 {
+			verb = "was"
+		}
+		msg += fmt.Sprintf(" %s of members without SSO %s signed out.", countOf(int(revoked), "open session", "open sessions"), verb)
 	}
 	h.flash(c, msg)
 	return h.redirect(c, "/settings/"+org.Slug+"/auth/")
@@ -234,7 +238,7 @@ func (h *Handler) disablePage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pg := h.page(c, "Disable "+p.DisplayName())
+	pg := h.page(c, "Disable single sign-on")
 	pg.Section = "auth"
 	return h.render(c, http.StatusOK, pages.AuthDisable(pg, pages.DisableView{Slug: org.Slug, ProviderName: p.DisplayName(),
 		Members: impact.Members, Linked: impact.Linked, SCIMTokens: impact.SCIMTokens, RequireSSO: p.RequireSSO}))

@@ -257,7 +257,7 @@ func ownerJourney(t *testing.T, j *journey) {
 	// A new SCIM token: POST → redirect → GET; shown once, gone on reload.
 	j.waitHTMX()
 	j.do("generate a SCIM token", chromedp.Click(chromedp.CSS(`[data-testid=scim-generate]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=scim-new-token]`)))
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=scim-new-token-panel]`)))
 	j.wantPath("/settings/acme/auth/")
 	if tok := j.value(`[data-testid=scim-new-token]`); len(tok) < 20 {
 		t.Errorf("new SCIM token = %q", tok)

@@ -194,7 +194,7 @@ func TestBrowserRequireSSO(t *testing.T) {
 	owner.do("save settings", chromedp.Click(chromedp.CSS(`[data-testid=save-settings]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=flash]`)))
 	owner.wantPath("/settings/acme/auth/")
-	owner.wantText(`[data-testid=flash]`, fmt.Sprintf("Settings saved. %d open session(s) of members without SSO were signed out.", toEnd))
+	owner.wantText(`[data-testid=flash]`, fmt.Sprintf("Settings saved. %d open sessions of members without SSO were signed out.", toEnd))
 	if !rssoChecked(owner, `[data-testid=require-sso]`) {
 		t.Errorf("Require SSO is off after saving it on")
 	}
@@ -280,7 +280,7 @@ func TestBrowserRequireSSO(t *testing.T) {
 	tab := owner
 	tab.do("open Auth", chromedp.Navigate(a.BaseURL+"/settings/acme/auth/"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=provider-status]`)))
-	tab.wantText(`#danger-zone`, "Disable SAML2 single sign-on")
+	tab.wantText(`#danger-zone`, "The SAML2 provider is removed")
 	tab.do("open Disable", chromedp.Click(chromedp.CSS(`[data-testid=disable-provider]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-disable]`)))
 	tab.wantText(`[data-testid=disable-consequences]`, "Every member (5)")

@@ -58,6 +58,7 @@ const (
 	hxRequest  = "HX-Request"
 	hxBoosted  = "HX-Boosted"
 	hxRedirect = "HX-Redirect"
+	hxPushURL  = "HX-Push-Url"
 	// hxHistoryRestore marks the request htmx sends to rebuild a page on Back.
 	hxHistoryRestore = "HX-History-Restore-Request"
 )
@@ -70,7 +71,14 @@ func isPartial(c *fiber.Ctx) bool {
 }
 
 // render writes a component with status.
+//
+// A page rendered in answer to a boosted POST (a form re-rendered with its errors, an
+// error page) keeps the address bar as it was: htmx would otherwise push the form's
+// action, a URL that does not load on reload or Back.
 func (h *Handler) render(c *fiber.Ctx, status int, comp templ.Component) error {
+	if c.Method() != fiber.MethodGet && c.Get(hxRequest) == "true" {
+		c.Set(hxPushURL, "false")
+	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return comp.Render(c.UserContext(), c.Response().BodyWriter())

@@ -55,7 +55,7 @@ func TestRequireSSOEnforcement(t *testing.T) {
 	if res.Status != http.StatusSeeOther {
 		t.Fatalf("save: %d %s", res.Status, res.Body)
 	}
-	if flash := e.owner.Get("/settings/acme/auth/").Text(`[data-testid="flash"]`); !strings.Contains(flash, "1 open session(s) of members without SSO") {
+	if flash := e.owner.Get("/settings/acme/auth/").Text(`[data-testid="flash"]`); !strings.Contains(flash, "1 open session of members without SSO was signed out") {
 		t.Fatalf("flash %q", flash)
 	}
 	if res := bob.Get("/organizations/acme/"); res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/login/") {

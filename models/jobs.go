@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -36,7 +37,7 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 	}
 	river.AddWorker(workers, &CertExpiryWorker{DB: db, Mailer: mailer})
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:            slog.Default(), // JSON like the app's logs when the binary set it so
+		Logger:            riverLogger(),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
 		FetchPollInterval: 200 * time.Millisecond,
@@ -60,4 +61,28 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	return c, nil
+}
+
+// riverLogger logs River's warnings and errors through the default logger (JSON when
+// the binary set it so, like every other log line); its chatty info lines stay out.
+func riverLogger() *slog.Logger {
+	return slog.New(minLevel{Handler: slog.Default().Handler(), min: slog.LevelWarn})
+}
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -21,7 +20,7 @@ type Mailer struct {
 
 // NewMailer returns an insert-only River client over db (the same pgx pool).
 func NewMailer(db *sql.DB) (*Mailer, error) {
-	c, err := river.NewClient(riverdatabasesql.New(db), &river.Config{Logger: slog.Default()})
+	c, err := river.NewClient(riverdatabasesql.New(db), &river.Config{Logger: riverLogger()})
 	if err != nil {
 		return nil, fmt.Errorf("river insert client: %w", err)
 	}

@@ -322,7 +322,7 @@ func Members(p layouts.Page, v MembersView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(v.Invitations) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<h3>Pending invitations</h3><table data-testid=\"invitations\"><thead><tr><th>Email</th><th>Role</th><th>Expires</th><th></th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<h3>Pending invitations</h3><table data-testid=\"invitations\"><thead><tr><th>Email</th><th>Role</th><th>Expires</th><th><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -502,7 +502,7 @@ func MembersList(p layouts.Page, v MembersView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<figure tabindex=\"0\"><table data-testid=\"members\"><thead><tr><th>Member</th><th>Role</th><th>Teams</th><th>SSO</th><th>Joined via</th><th></th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<figure tabindex=\"0\"><table data-testid=\"members\"><thead><tr><th>Member</th><th>Role</th><th>Teams</th><th>SSO</th><th>Joined via</th><th><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
