@@ -12,6 +12,8 @@ import (
 	"gatehouse/handlers/testapp"
 	"gatehouse/models"
 	"gatehouse/models/dnscheck/dnstest"
+	"gatehouse/models/oauth"
+	"gatehouse/models/oauth/oauthtest"
 	"gatehouse/models/samlsp"
 	"gatehouse/models/samlsp/samltest"
 )
@@ -573,5 +575,42 @@ func TestEmailFirstRouting(t *testing.T) {
 	}
 	if res := c.Post("/auth/sso/", url.Values{"sso": {""}}); res.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("empty: %d", res.Status)
+	}
+}
+
+// Google Workspace is the org's own IdP too: a JIT account at the org's verified
+// domain is verified, one at its other (unverified) domain is not; an email at the
+// verified domain routes to Google.
+func TestGoogleJITAtVerifiedDomainIsVerified(t *testing.T) {
+	dns := dnstest.New(t)
+	g := oauthtest.NewGoogle(t, "google-client", "google-secret")
+	a := testapp.New(t, testapp.Options{DNSResolver: dns.Addr,
+		Google: &oauth.Google{ClientID: g.ClientID, ClientSecret: g.ClientSecret, Issuer: g.URL}})
+	e := &oauthEnv{t: t, a: a, owner: setUp(t, a), google: g}
+	e.setUpGoogle() // allowed Workspace domains example.com and example.org
+	verifyDomain(t, a, e.owner, dns, "acme", "example.org")
+	for _, tt := range []struct {
+		email, hd    string
+		wantVerified bool
+	}{
+		{"ann@example.org", "example.org", true},
+		{"ben@example.com", "example.com", false},
+	} {
+		c := a.Client(t)
+		g.SetNextUser(googleUser(tt.email, tt.hd))
+		c.Get("/auth/login/acme/")
+		if res := e.follow(c, c.Post("/auth/login/acme/", nil)); res.Location != "/organizations/acme/" {
+			t.Fatalf("%s: %d %s", tt.email, res.Status, res.Location)
+		}
+		if n := count(t, a, "SELECT count(*) FROM users WHERE email = ? AND email_verified = ? AND (created_by_org_id IS NULL) = ?",
+			tt.email, tt.wantVerified, tt.wantVerified); n != 1 {
+			t.Errorf("%s: not verified=%v", tt.email, tt.wantVerified)
+		}
+	}
+	c := a.Client(t)
+	c.Get("/auth/login/")
+	res := hxPost(c, "/auth/login/", url.Values{"email": {"new@example.org"}})
+	if to := res.Header.Get("HX-Redirect"); res.Status != http.StatusNoContent || !strings.HasPrefix(to, g.URL) {
+		t.Fatalf("email-first to Google: %d %q", res.Status, to)
 	}
 }
