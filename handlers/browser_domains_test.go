@@ -112,6 +112,7 @@ func TestBrowserVerifiedDomainAndEmailSignIn(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-continue]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid=idp-continue]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=org-name]`)))
+	b.waitHTMX() // the page has settled (a read during a swap finds a detached node)
 	b.wantPath("/organizations/acme/")
 	b.wantText(`[data-testid=nav-account]`, "Nora Newbie")
 	b.shot("org-home-from-email")
