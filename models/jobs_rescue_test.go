@@ -24,16 +24,12 @@ func TestStuckEmailJobsAreRescuedAndNotSentTwice(t *testing.T) {
 	db := dbtest.New(t)
 	outbox := &mail.Outbox{DB: db.Bun}
 	render := func(a mail.Args) (mail.Message, error) { return mail.Message{To: a.To, Subject: a.Template}, nil }
-	mailer, err := models.NewMailer(db.SQL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	resolver, err := dnscheck.New("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := func() func() {
-		jobs, err := models.NewJobs(db.Pool, db.Bun, render, outbox, fetch.New(true), mailer, resolver)
+		jobs, err := models.NewJobs(db.Pool, db.Bun, render, outbox, fetch.New(true), resolver)
 		if err != nil {
 			t.Fatal(err)
 		}
