@@ -356,7 +356,22 @@ func TestAnotherOrgsIdPRefusedForVerifiedDomain(t *testing.T) {
 	if res := ssoSignIn(t, early, "evil", idpB, spB, user("early", "early@acme.test")); res.Location != "/organizations/evil/" {
 		t.Fatalf("JIT in B before verification: %d %s", res.Status, res.Location)
 	}
+	// And an existing account there started a link to B's IdP, not finished yet.
+	pending := signUp(t, e.a, "pending@acme.test")
+	linkPage := ssoSignIn(t, pending, "evil", idpB, spB, user("pending-in-b", "pending@acme.test"))
+	if !strings.HasPrefix(linkPage.Location, "/auth/link/") {
+		t.Fatalf("link before verification: %d %s", linkPage.Status, linkPage.Location)
+	}
 	verifyDomain(t, e.a, e.owner, dns, "acme", "acme.test")
+	// The link cannot be finished once acme verified the domain.
+	pending.Get(linkPage.Location)
+	if res := pending.Post(linkPage.Location, url.Values{"password": {"user password"}}); res.Status == http.StatusSeeOther ||
+		!strings.Contains(res.Body, "a domain another organization has verified") {
+		t.Fatalf("finishing the link after verification: %d %s", res.Status, res.Location)
+	}
+	if n := e.count("SELECT count(*) FROM auth_identities WHERE idp_user_id = 'pending-in-b'"); n != 0 {
+		t.Fatal("B's IdP was linked to an account at acme's verified domain")
+	}
 	// An existing password account at the domain.
 	signUp(t, e.a, "victim@acme.test")
 	before := rowCounts(t, e.a)
@@ -392,7 +407,7 @@ func TestAnotherOrgsIdPRefusedForVerifiedDomain(t *testing.T) {
 			t.Errorf("%s changed: %d → %d", table, n, after[table])
 		}
 	}
-	if n := e.count("SELECT count(*) FROM pending_links"); n != 0 {
+	if n := e.count("SELECT count(*) FROM pending_links WHERE idp_user_id <> 'pending-in-b'"); n != 0 {
 		t.Fatalf("%d pending links made for B's IdP", n)
 	}
 	// Acme's own IdP still signs its people in.
