@@ -165,6 +165,20 @@ func (h *Handler) loginPage(c *fiber.Ctx) error {
 func (h *Handler) login(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	f := pages.AuthForm{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"), "")}
+	// Sign in with your email (README "Verified domains"): an address at a verified
+	// domain whose org has an active provider continues to that IdP when no password
+	// is given, and always when the org captures the domain. The routing looks at the
+	// domain only: known and unknown addresses get the same answer.
+	if f.Email != "" {
+		org, _, err := models.SSORoute(ctx, h.DB.Bun, f.Email)
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+		if org != nil && (c.FormValue("password") == "" || org.DomainCapture) {
+			_, err := h.routeBySSO(c, f.Email, f.Next)
+			return err
+		}
+	}
 	if f.Email == "" || c.FormValue("password") == "" {
 		f.Errors = components.Errors{}
 		if f.Email == "" {

@@ -141,6 +141,9 @@ func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.Setti
 			return err
 		}
 	}
+	if err := h.domainsView(c, org, &v); err != nil {
+		return err
+	}
 	pg := h.page(c, "Auth")
 	pg.Section = "auth"
 	return h.render(c, status, pages.AuthSettings(pg, v))

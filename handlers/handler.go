@@ -19,6 +19,7 @@ import (
 
 	"gatehouse/models"
 	"gatehouse/models/database"
+	"gatehouse/models/dnscheck"
 	"gatehouse/models/oauth"
 	"gatehouse/views/components"
 	"gatehouse/views/layouts"
@@ -46,6 +47,8 @@ type Handler struct {
 	Mailer   *models.Mailer
 	Fetcher  models.MetadataGetter
 	Secrets  *models.Keyring // seals the orgs' SP private keys
+	// Resolver answers the verified-domain DNS lookups (GATEHOUSE_DNS_RESOLVER).
+	Resolver *dnscheck.Resolver
 	// Google and GitHub are nil when their client credentials are not configured.
 	Google *oauth.Google
 	GitHub *oauth.GitHub

@@ -92,6 +92,7 @@ func NewApp(h *Handler) *fiber.App {
 	web.Post("/auth/verify/:token/", h.verifyEmail)
 	web.Get("/auth/login/", h.loginPage)
 	web.Post("/auth/login/", h.login)
+	web.Post("/auth/sso/", h.ssoLookup) // "Sign in with SSO": an org slug or a work email
 	web.Post("/auth/logout/", h.logout)
 	web.Get("/auth/password/reset/", h.forgotPage)
 	web.Post("/auth/password/reset/", h.forgot)
@@ -159,6 +160,11 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Post("/auth/sp-keys/", manageMembers, h.saveSPKeys)
 	settings.Post("/auth/scim/tokens/", manageMembers, h.createSCIMToken)
 	settings.Post("/auth/scim/tokens/:id/revoke/", manageMembers, h.revokeSCIMToken)
+	// Verified domains: owners only (models.Authorize), shown to managers.
+	settings.Post("/auth/domains/", manageMembers, h.addDomain)
+	settings.Post("/auth/domains/capture/", manageMembers, h.setDomainCapture)
+	settings.Post("/auth/domains/:id/verify/", manageMembers, h.verifyDomain)
+	settings.Post("/auth/domains/:id/remove/", manageMembers, h.removeDomain)
 
 	if h.Config.DevMail {
 		dev := web.Group("/_dev/mail", h.requireUser, requireSuperuser)

@@ -39,6 +39,11 @@ const (
 	EventMemberDeactivated  = "member.deactivated"
 	EventMemberReactivated  = "member.reactivated"
 	EventMemberUpdated      = "member.updated"
+	EventDomainAdded        = "domain.added"
+	EventDomainVerified     = "domain.verified"
+	EventDomainLost         = "domain.lost"
+	EventDomainRemoved      = "domain.removed"
+	EventDomainCapture      = "domain.capture_changed"
 )
 
 // AuditEvents lists the event names a person can filter on.
@@ -50,6 +55,7 @@ var AuditEvents = []string{
 	EventRequireSSOChanged, EventDefaultRoleChanged, EventSSOSettingsChanged, EventSSORemindersSent, EventOwnerFallback,
 	EventSCIMChanged, EventSCIMTokenCreated, EventSCIMTokenRevoked, EventMemberDeactivated, EventMemberReactivated, EventMemberUpdated,
 	EventSSOMetadataRefreshed, EventSSOMetadataEntityChanged,
+	EventDomainAdded, EventDomainVerified, EventDomainLost, EventDomainRemoved, EventDomainCapture,
 }
 
 // AuditEvent is one entry of an org's audit log.

@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/uptrace/bun"
 
+	"gatehouse/models/dnscheck"
 	"gatehouse/models/mail"
 )
 
@@ -20,9 +21,9 @@ const RescueStuckJobsAfter = 5 * time.Minute
 
 // NewJobs returns the River client that works the application's jobs on pool: email
 // delivery (rendered by render, delivered by sender), hourly maintenance and the hourly
-// check for IdP metadata due for refresh (downloaded through fetcher). Call Start and,
-// on shutdown, Stop.
-func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.Sender, fetcher MetadataGetter) (*river.Client[pgx.Tx], error) {
+// check for IdP metadata due for refresh (downloaded through fetcher), and the hourly
+// check of verified and pending domains (DNS lookups through resolver). Call Start and, on shutdown, Stop.
+func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.Sender, fetcher MetadataGetter, resolver *dnscheck.Resolver) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mail.Worker{Render: render, Sender: sender, DB: db})
 	river.AddWorker(workers, &MaintenanceWorker{DB: db})
@@ -36,6 +37,7 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 		return nil, err
 	}
 	river.AddWorker(workers, &CertExpiryWorker{DB: db, Mailer: mailer})
+	river.AddWorker(workers, &DomainCheckWorker{DB: db, Mailer: mailer, Resolver: resolver})
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:            riverLogger(),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
@@ -54,6 +56,9 @@ func NewJobs(pool *pgxpool.Pool, db bun.IDB, render mail.Renderer, sender mail.S
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return CertExpiryArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(DomainPendingEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return DomainCheckArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})

@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/models"
 	"gatehouse/models/dbtest"
+	"gatehouse/models/dnscheck"
 	"gatehouse/models/fetch"
 	"gatehouse/models/mail"
 )
@@ -23,8 +24,12 @@ func TestStuckEmailJobsAreRescuedAndNotSentTwice(t *testing.T) {
 	db := dbtest.New(t)
 	outbox := &mail.Outbox{DB: db.Bun}
 	render := func(a mail.Args) (mail.Message, error) { return mail.Message{To: a.To, Subject: a.Template}, nil }
+	resolver, err := dnscheck.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := func() func() {
-		jobs, err := models.NewJobs(db.Pool, db.Bun, render, outbox, fetch.New(true))
+		jobs, err := models.NewJobs(db.Pool, db.Bun, render, outbox, fetch.New(true), resolver)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,8 +18,11 @@ type Organization struct {
 	DefaultRole Role   `bun:"default_role"`
 	// IdPTrustedBefore: a provider of this org was active once, so setting up or
 	// activating another is owner-only (SECURITY.md "Powers").
-	IdPTrustedBefore bool      `bun:"idp_trusted_before"`
-	CreatedAt        time.Time `bun:"created_at,nullzero,default:now()"`
+	IdPTrustedBefore bool `bun:"idp_trusted_before"`
+	// DomainCapture: accounts at the org's verified domains must sign in through its
+	// SSO (README "Verified domains").
+	DomainCapture bool      `bun:"domain_capture"`
+	CreatedAt     time.Time `bun:"created_at,nullzero,default:now()"`
 }
 
 // NewOrganization is the input of CreateOrganization.

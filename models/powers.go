@@ -19,7 +19,9 @@ import (
 //     owner, and never touches invitations created in the UI.
 //   - Resending or cancelling an invitation needs the right to grant its role.
 //   - Changing whom the org trusts is owner-only: configuring or activating a provider
-//     once one has been trusted before, disabling it, creating or revoking SCIM tokens.
+//     once one has been trusted before, disabling it, creating or revoking SCIM tokens,
+//     and its verified domains (adding, verifying, removing, domain capture): a verified
+//     domain makes the org's IdP trusted about every address in it.
 //   - The CLI is the instance's operator (it holds the database): it may do anything.
 
 // Channel is how an action reaches Gatehouse.
@@ -58,13 +60,17 @@ const (
 	ActRevokeSCIMToken  Action = "revoke_scim_token"
 	ActAuthSettings     Action = "auth_settings" // Target.NewRole: the default role set
 	ActSendReminders    Action = "send_reminders"
+	ActAddDomain        Action = "add_domain" // claim an email domain (README "Verified domains")
+	ActVerifyDomain     Action = "verify_domain"
+	ActRemoveDomain     Action = "remove_domain"
+	ActDomainCapture    Action = "domain_capture" // accounts at verified domains must use the org's SSO
 )
 
 // Actions lists every action (the powers table test walks them all).
 var Actions = []Action{ActInvite, ActResendInvitation, ActCancelInvitation, ActChangeRole, ActRemoveMember,
 	ActDeactivateMember, ActReactivateMember, ActReaddressMember, ActEditMemberNames, ActManageTeams,
 	ActConfigureIdP, ActActivateIdP, ActChangeIdPTrust, ActDisableIdP, ActCreateSCIMToken, ActRevokeSCIMToken,
-	ActAuthSettings, ActSendReminders}
+	ActAuthSettings, ActSendReminders, ActAddDomain, ActVerifyDomain, ActRemoveDomain, ActDomainCapture}
 
 // Principal is who acts: on the UI a member with a role; SCIM a token (which never has
 // more power than a manager, and less: see Authorize); the CLI the operator.
@@ -150,6 +156,11 @@ func authorizeUI(r Role, a Action, t Target) error {
 	case ActChangeIdPTrust, ActDisableIdP, ActCreateSCIMToken, ActRevokeSCIMToken:
 		if r != RoleOwner {
 			return Forbidden("Only an owner can change which identity provider or SCIM client the organization trusts.")
+		}
+		return nil
+	case ActAddDomain, ActVerifyDomain, ActRemoveDomain, ActDomainCapture:
+		if r != RoleOwner {
+			return Forbidden("Only an owner can change the organization's verified domains.")
 		}
 		return nil
 	}

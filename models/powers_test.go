@@ -78,6 +78,10 @@ var powersTable = []powerRow{
 	{"general settings, default role member", models.ActAuthSettings, models.Target{NewRole: models.RoleMember}, "GOC"},
 	{"general settings, default role owner", models.ActAuthSettings, models.Target{NewRole: models.RoleOwner}, "C"},
 	{"send link reminders", models.ActSendReminders, models.Target{}, "GOC"},
+	{"add a domain", models.ActAddDomain, models.Target{}, "OC"},
+	{"verify a domain", models.ActVerifyDomain, models.Target{}, "OC"},
+	{"remove a domain", models.ActRemoveDomain, models.Target{}, "OC"},
+	{"turn domain capture on or off", models.ActDomainCapture, models.Target{}, "OC"},
 }
 
 func TestPowersTable(t *testing.T) {

@@ -181,6 +181,13 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 				}
 			}
 		}
+		// Verified domains: a link started before another org verified the domain is
+		// refused like a new sign-in (domainVerdictFor).
+		if v, dom, err := domainVerdictFor(ctx, tx, org.ID, l.Email, u.Email); err != nil {
+			return err
+		} else if v == domainForeign {
+			return Forbidden("This address is at " + dom + ", a domain another organization has verified: this organization's identity provider cannot be linked to it.")
+		}
 		if err := linkIdentity(ctx, tx, p, u.ID, id); err != nil {
 			return err
 		}

@@ -287,12 +287,26 @@ func refuseOwnerInvitation(ctx context.Context, tx bun.Tx, orgID int64, email st
 }
 
 func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string) (*SSOOutcome, error) {
+	// Verified domains, at the door: an IdP never speaks for an address at a domain
+	// another org verified (domainVerdictFor).
+	verdict, dom, err := domainVerdictFor(ctx, tx, org.ID, id.Email)
+	if err != nil {
+		return nil, err
+	}
+	if verdict == domainForeign {
+		return nil, foreignDomainError(dom)
+	}
 	var userID int64
-	err := tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
+	err = tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
 	if err == nil {
 		u, err := GetUser(ctx, tx, userID)
 		if err != nil {
 			return nil, err
+		}
+		if v, dom, err := domainVerdictFor(ctx, tx, org.ID, u.Email); err != nil {
+			return nil, err
+		} else if v == domainForeign {
+			return nil, foreignDomainError(dom)
 		}
 		if !u.IsActive {
 			return nil, &SSOError{Reason: ReasonDeactivated, Message: samlsp.MsgInvalidIdentity, Hint: "The linked account is disabled."}
@@ -333,8 +347,13 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 		return nil, err
 	}
 	// Just in time: the account reaches this org only until a person proves its
-	// mailbox (ReachesOrg); the IdP's word proves nothing about the address.
+	// mailbox (ReachesOrg); the IdP's word proves nothing about the address — unless
+	// the address is at a domain this org verified: then the org's own IdP proves the
+	// mailbox of this new account (SECURITY.md "Accounts and linking").
 	u := &User{Email: id.Email, Name: id.Name(), IsActive: true, CreatedByOrgID: &org.ID}
+	if verdict == domainOwn {
+		u.EmailVerified, u.CreatedByOrgID = true, nil
+	}
 	if u.Name == "" {
 		u.Name = id.Email
 	}

@@ -100,3 +100,9 @@ func checkPassword(v *ValidationError, field, pw string) {
 		v.Add(field, "The password is too long (at most 256 characters).")
 	}
 }
+
+// ValidSlug reports whether s (lower case) has the form of an org slug.
+func ValidSlug(s string) bool {
+	v := &ValidationError{}
+	return checkSlug(v, "slug", s) == s && v.Err() == nil
+}

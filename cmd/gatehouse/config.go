@@ -17,6 +17,7 @@ import (
 
 	"gatehouse/handlers"
 	"gatehouse/models"
+	"gatehouse/models/dnscheck"
 )
 
 // config is read from the environment (SPEC §9). Any invalid value stops startup
@@ -31,6 +32,9 @@ type config struct {
 	// AllowPrivateMetadata lets metadata URLs reach private and loopback addresses
 	// (on-premises IdPs, tests). Off by default (SECURITY.md).
 	AllowPrivateMetadata bool
+	// DNSResolver answers the verified-domain TXT lookups (GATEHOUSE_DNS_RESOLVER,
+	// host[:port]); empty uses the system's resolver.
+	DNSResolver string
 	// SecretKey seals secrets kept in the database (GATEHOUSE_SECRET_KEY, hex); when
 	// unset it is generated once and kept in the data directory.
 	SecretKey []byte
@@ -116,6 +120,10 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		c.AllowPrivateMetadata = true
 	default:
 		return nil, &configError{"GATEHOUSE_ALLOW_PRIVATE_METADATA", "must be true or false"}
+	}
+	c.DNSResolver = strings.TrimSpace(getenv("GATEHOUSE_DNS_RESOLVER"))
+	if _, err := dnscheck.New(c.DNSResolver); err != nil {
+		return nil, &configError{"GATEHOUSE_DNS_RESOLVER", "must be host or host:port of a DNS server (empty: the system's resolver)"}
 	}
 	if k := getenv("GATEHOUSE_SECRET_KEY"); k != "" {
 		b, err := hex.DecodeString(k)

@@ -40,7 +40,8 @@ const usage = `usage:
   gatehouse org create --slug SLUG --name NAME --owner EMAIL
   gatehouse sso configure --org SLUG --provider KIND (--metadata-url U | --metadata-file F | --entity-id E --sso-url U --cert-file F) [--map …] [--activate]
   gatehouse scim enable --org SLUG
-  gatehouse scim token create|revoke --org SLUG [--prefix P]`
+  gatehouse scim token create|revoke --org SLUG [--prefix P]
+  gatehouse domain add|verify|list|remove --org SLUG [--domain DOMAIN]`
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
@@ -73,6 +74,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return ssoCommand(ctx, cfg, log, args, stdout)
 	case "scim":
 		return scimCommand(ctx, cfg, log, args, stdout)
+	case "domain":
+		return domainCommand(ctx, cfg, log, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -28,8 +28,12 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		resolver, err := a.cfg.resolver()
+		if err != nil {
+			return err
+		}
 		jobs, err := models.NewJobs(a.db.Pool, a.db.Bun, emails.Renderer{BaseURL: cfg.BaseURL.String()}.Render, sender,
-			fetch.New(a.cfg.AllowPrivateMetadata))
+			fetch.New(a.cfg.AllowPrivateMetadata), resolver)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"gatehouse/handlers"
 	"gatehouse/models"
 	"gatehouse/models/database"
+	"gatehouse/models/dnscheck"
 	"gatehouse/models/fetch"
 	"gatehouse/models/mail"
 	"gatehouse/models/oauth"
@@ -97,8 +98,12 @@ func (a *app) handler() (*handlers.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GATEHOUSE_SECRET_KEY: %w", err)
 	}
+	resolver, err := a.cfg.resolver()
+	if err != nil {
+		return nil, err
+	}
 	h := &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log, Fetcher: fetch.New(a.cfg.AllowPrivateMetadata),
-		Secrets: keys, Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == "",
+		Resolver: resolver, Secrets: keys, Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == "",
 			RequestTimeout: a.cfg.RequestTimeout, TrustedProxies: a.cfg.TrustedProxies}}
 	callback := a.cfg.BaseURL.String() + handlers.OAuthCallbackPath
 	if a.cfg.GoogleClientID != "" {
@@ -109,4 +114,13 @@ func (a *app) handler() (*handlers.Handler, error) {
 			BaseURL: a.cfg.GitHubURL, APIURL: a.cfg.GitHubAPIURL}
 	}
 	return h, nil
+}
+
+// resolver is the DNS resolver of verified-domain lookups (GATEHOUSE_DNS_RESOLVER).
+func (c *config) resolver() (*dnscheck.Resolver, error) {
+	r, err := dnscheck.New(c.DNSResolver)
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_DNS_RESOLVER: %w", err)
+	}
+	return r, nil
 }

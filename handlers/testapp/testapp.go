@@ -21,6 +21,7 @@ import (
 	"gatehouse/models"
 	"gatehouse/models/database"
 	"gatehouse/models/dbtest"
+	"gatehouse/models/dnscheck"
 	"gatehouse/models/fetch"
 	"gatehouse/models/mail"
 	"gatehouse/models/oauth"
@@ -54,6 +55,9 @@ type Options struct {
 	// Google and GitHub enable those providers (their RedirectURL is set here).
 	Google *oauth.Google
 	GitHub *oauth.GitHub
+	// DNSResolver is the DNS server of domain verification (host:port, e.g. a
+	// dnstest.Server's Addr); empty uses the system's resolver.
+	DNSResolver string
 }
 
 // New builds the app on a fresh database.
@@ -91,7 +95,11 @@ func New(t testing.TB, opts Options) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true), Secrets: keys,
+	resolver, err := dnscheck.New(opts.DNSResolver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true), Secrets: keys, Resolver: resolver,
 		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil, RequestTimeout: opts.RequestTimeout, TrustedProxies: opts.TrustedProxies}}
 	if opts.Google != nil {
 		opts.Google.RedirectURL = base + handlers.OAuthCallbackPath
@@ -107,7 +115,7 @@ func New(t testing.TB, opts Options) *App {
 		if sender == nil {
 			sender = &mail.Outbox{DB: tdb.Bun}
 		}
-		jobs, err := models.NewJobs(tdb.Pool, tdb.Bun, emails.Renderer{BaseURL: base}.Render, sender, fetch.New(true))
+		jobs, err := models.NewJobs(tdb.Pool, tdb.Bun, emails.Renderer{BaseURL: base}.Render, sender, fetch.New(true), resolver)
 		if err != nil {
 			t.Fatal(err)
 		}
