@@ -25,6 +25,9 @@ func (h *Handler) signIn(c *fiber.Ctx, u *models.User) error {
 		// would otherwise satisfy Require SSO for this one); the browser's CSRF token
 		// stays, so its open forms still work.
 		csrf := h.Sessions.GetString(ctx, "csrf")
+		if csrf == "" {
+			csrf = h.cookieCSRF(c) // a signed-out browser's forms
+		}
 		if err := h.Sessions.Clear(ctx); err != nil {
 			return err
 		}

@@ -33,6 +33,9 @@ func (h *Handler) ErrorHandler(c *fiber.Ctx, err error) error {
 	case models.DatabaseUnavailable(err):
 		status, msg = http.StatusServiceUnavailable, "The service is briefly unavailable. Try again in a few seconds."
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(models.RetryAfterSeconds))
+	case errors.Is(err, models.ErrBusy):
+		status, msg = http.StatusServiceUnavailable, "The server is busy. Try again in a few seconds."
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(models.BusyRetryAfter.Seconds())))
 	}
 	if v, ok := models.AsValidation(err); ok {
 		status, msg = http.StatusUnprocessableEntity, v.Error()

@@ -21,13 +21,16 @@ func (h *Handler) membersView(c *fiber.Ctx, invite pages.InviteForm) (pages.Memb
 	org, m := currentOrg(c)
 	search, notLinked := c.Query("q"), c.Query("sso") == "not-linked"
 	pageNo, _ := strconv.Atoi(c.Query("page"))
-	res, err := models.ListMembers(ctx, h.DB.Bun, org.ID, models.MemberQuery{Search: search, NotLinked: notLinked, Page: pageNo, Limit: membersPerPage})
+	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
+	before, _ := strconv.ParseInt(c.Query("before"), 10, 64)
+	res, err := models.ListMembers(ctx, h.DB.Bun, org.ID, models.MemberQuery{Search: search, NotLinked: notLinked,
+		After: after, Before: before, Page: pageNo, Limit: membersPerPage})
 	if err != nil {
 		return pages.MembersView{}, err
 	}
 	v := pages.MembersView{Slug: org.Slug, CanManage: m.Role.CanManageMembers(), IsOwner: m.Role == models.RoleOwner,
 		MyMemberID: m.ID, Search: search, NotLinked: notLinked, Page: res, Invite: invite}
-	pageURL := func(n int) string {
+	pageURL := func(key string, id int64) string {
 		q := url.Values{}
 		if search != "" {
 			q.Set("q", search)
@@ -35,8 +38,8 @@ func (h *Handler) membersView(c *fiber.Ctx, invite pages.InviteForm) (pages.Memb
 		if notLinked {
 			q.Set("sso", "not-linked")
 		}
-		if n > 1 {
-			q.Set("page", strconv.Itoa(n))
+		if key != "" {
+			q.Set(key, strconv.FormatInt(id, 10))
 		}
 		s := "/settings/" + org.Slug + "/members/"
 		if len(q) > 0 {
@@ -44,11 +47,15 @@ func (h *Handler) membersView(c *fiber.Ctx, invite pages.InviteForm) (pages.Memb
 		}
 		return s
 	}
-	if res.Page > 1 {
-		v.PrevURL = pageURL(res.Page - 1)
+	// Keyset links: the next page starts after this page's last row, the previous one
+	// ends before its first.
+	if res.HasPrev && len(res.Rows) > 0 {
+		v.PrevURL = pageURL("before", res.Rows[0].ID)
+	} else if res.HasPrev {
+		v.PrevURL = pageURL("", 0)
 	}
-	if res.HasNext {
-		v.NextURL = pageURL(res.Page + 1)
+	if res.HasNext && len(res.Rows) > 0 {
+		v.NextURL = pageURL("after", res.Rows[len(res.Rows)-1].ID)
 	}
 	if isPartial(c) {
 		return v, nil

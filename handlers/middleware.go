@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -21,6 +22,7 @@ import (
 
 const (
 	localSession = "session" // set once the session is loaded (errors raised earlier have none)
+	localCSRF    = "csrf"    // a CSRF token set in a cookie during this request
 	localUser    = "user"
 	localOrg     = "org"
 	localMember  = "member"
@@ -108,24 +110,66 @@ func (h *Handler) loadSession(c *fiber.Ctx) error {
 	return nextErr
 }
 
-// csrfToken returns this session's CSRF token, creating it on first use.
+// csrfToken returns the browser's CSRF token. A browser with a session keeps it in the
+// session; a signed-out browser gets it in a signed cookie instead, so that a
+// cookie-less GET of a public page (the login form, a landing page) writes no session
+// row (issue 12). signIn carries a cookie token into the new session.
 func (h *Handler) csrfToken(c *fiber.Ctx) string {
 	ctx := c.UserContext()
 	if t := h.Sessions.GetString(ctx, "csrf"); t != "" {
 		return t
 	}
+	if t := h.cookieCSRF(c); t != "" {
+		return t
+	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	t := base64.RawURLEncoding.EncodeToString(b)
+	if h.Secrets != nil && h.Sessions.GetInt64(ctx, sessionstore.KeyUserID) == 0 {
+		c.Cookie(&fiber.Cookie{Name: h.csrfCookieName(), Value: t + "." + base64.RawURLEncoding.EncodeToString(h.Secrets.MAC([]byte("csrf:"+t))),
+			Path: "/", Secure: h.Config.Secure(), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode})
+		c.Locals(localCSRF, t)
+		return t
+	}
 	h.Sessions.Put(ctx, "csrf", t)
 	return t
+}
+
+// csrfCookieName is the signed-out CSRF cookie's name (__Host- on https, like the
+// session cookie).
+func (h *Handler) csrfCookieName() string {
+	if h.Config.Secure() {
+		return "__Host-gatehouse_csrf"
+	}
+	return "gatehouse_csrf"
+}
+
+// cookieCSRF returns the token of a valid signed CSRF cookie (or one set during this
+// request), "" otherwise.
+func (h *Handler) cookieCSRF(c *fiber.Ctx) string {
+	if t, ok := c.Locals(localCSRF).(string); ok && t != "" {
+		return t
+	}
+	if h.Secrets == nil {
+		return ""
+	}
+	tok, sig, ok := strings.Cut(c.Cookies(h.csrfCookieName()), ".")
+	if !ok || tok == "" {
+		return ""
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, h.Secrets.MAC([]byte("csrf:"+tok))) {
+		return ""
+	}
+	return copyString(tok)
 }
 
 // errCSRF is shown when a state-changing request lacks the session's token.
 var errCSRF = fiber.NewError(http.StatusForbidden, "Your form expired or came from another site. Reload the page and try again.")
 
 // csrf checks the synchronizer token on every state-changing request: the form field
-// _csrf or the X-CSRF-Token header (HTMX). The SAML ACS/SLS and SCIM are protected
+// _csrf or the X-CSRF-Token header (HTMX), against the session's token or, for a
+// signed-out browser, its signed cookie's. The SAML ACS/SLS and SCIM are protected
 // by their own means and are mounted outside this middleware.
 func (h *Handler) csrf(c *fiber.Ctx) error {
 	switch c.Method() {
@@ -133,6 +177,9 @@ func (h *Handler) csrf(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	want := []byte(h.Sessions.GetString(c.UserContext(), "csrf"))
+	if len(want) == 0 {
+		want = []byte(h.cookieCSRF(c))
+	}
 	if len(want) == 0 {
 		return errCSRF
 	}

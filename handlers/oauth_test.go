@@ -129,9 +129,15 @@ func TestGoogleWorkspaceSignIn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.a.Client(t)
 			c.Get("/auth/login/acme/")
-			before := c.Cookie("gatehouse_session").Value
 			e.google.SetNextUser(tc.user)
-			res := e.follow(c, c.Post("/auth/login/acme/", nil))
+			start := c.Post("/auth/login/acme/", nil)
+			// The signed-out login page writes no session; starting the sign-in does
+			// (it binds the OAuth state to this browser): that session must not change.
+			if c.Cookie("gatehouse_session") == nil {
+				t.Fatal("starting the sign-in made no session")
+			}
+			before := c.Cookie("gatehouse_session").Value
+			res := e.follow(c, start)
 			if res.Status != http.StatusForbidden || !strings.Contains(res.Text(`[data-testid="sso-error"]`), tc.want) {
 				t.Fatalf("%d %q", res.Status, res.Text(`[data-testid="sso-error"]`))
 			}

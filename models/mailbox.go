@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/uptrace/bun"
 
 	"gatehouse/models/mail"
@@ -80,7 +79,9 @@ func Register(ctx context.Context, db bun.IDB, mailer *Mailer, in NewUser) error
 	}
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if existing, err := UserByEmail(ctx, tx, email); err == nil {
-			_, _ = argon2id.CreateHash(in.Password, PasswordParams) // the same cost as a new account
+			if _, err := hashPassword(ctx, in.Password); err != nil { // the same cost as a new account
+				return err
+			}
 			return mailer.enqueue(ctx, tx, mail.Args{To: existing.Email, Template: mail.TemplateAccountExists, Data: map[string]string{}})
 		} else if !IsNotFound(err) {
 			return err

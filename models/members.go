@@ -76,11 +76,15 @@ type MemberRow struct {
 	CreatedAt         time.Time `bun:"created_at"`
 }
 
-// MemberQuery selects a page of members.
+// MemberQuery selects a page of members. After and Before are keyset cursors (a
+// member id: the page starts after it, or ends before it); Page is the older
+// OFFSET-based page number, used only without a cursor.
 type MemberQuery struct {
 	Search    string // substring of email or name, case-insensitive
 	NotLinked bool   // only members who have not linked their account to the IdP
-	Page      int    // 1-based
+	After     int64
+	Before    int64
+	Page      int // 1-based
 	Limit     int
 }
 
@@ -89,10 +93,13 @@ type MemberPage struct {
 	Rows    []MemberRow
 	Page    int
 	HasNext bool
+	HasPrev bool
 }
 
-// ListMembers returns a page of org's joined members ordered by email. Search uses the
-// trigram indexes on users, so it stays fast with 100,000 members.
+// ListMembers returns a page of org's joined members ordered by email, by keyset over
+// the member's own (org_id, lower(email), id) index: the first page and any page
+// reached by a cursor cost the same in an org of any size. Search uses the trigram
+// indexes on users, so it stays fast with 100,000 members.
 func ListMembers(ctx context.Context, db bun.IDB, orgID int64, q MemberQuery) (*MemberPage, error) {
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
@@ -102,12 +109,38 @@ func ListMembers(ctx context.Context, db bun.IDB, orgID int64, q MemberQuery) (*
 	}
 	var rows []MemberRow
 	sel := db.NewSelect().TableExpr("members AS m").
-		ColumnExpr("m.id, m.user_id, u.email, u.name, m.role, m.joined_via, m.sso_linked, m.sso_invalid, m.idp_role_restricted, m.active, m.created_at").
+		ColumnExpr("m.id, m.user_id, m.email, u.name, m.role, m.joined_via, m.sso_linked, m.sso_invalid, m.idp_role_restricted, m.active, m.created_at").
 		ColumnExpr(`ARRAY(SELECT t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id WHERE tm.member_id = m.id ORDER BY lower(t.name)) AS teams`).
 		Join("JOIN users AS u ON u.id = m.user_id").
-		Where("m.org_id = ?", orgID).
-		OrderExpr("lower(u.email), m.id").
-		Limit(int64(q.Limit + 1)).Offset(int64((q.Page - 1) * q.Limit))
+		Where("m.org_id = ? AND m.user_id IS NOT NULL", orgID).
+		Limit(int64(q.Limit + 1))
+	backwards := false
+	// The cursor's sort key is read first: a row constructor of values is an index
+	// condition, a row subquery is not.
+	cursorKey := func(id int64) (string, error) {
+		var key string
+		err := db.NewSelect().TableExpr("members AS c").ColumnExpr("lower(c.email)").Where("c.id = ? AND c.org_id = ?", id, orgID).Scan(ctx, &key)
+		return key, err
+	}
+	switch {
+	case q.After > 0:
+		key, err := cursorKey(q.After)
+		if err != nil {
+			return nil, notFound(err, "member")
+		}
+		sel.Where("(lower(m.email), m.id) > (?, ?)", key, q.After)
+		sel.OrderExpr("lower(m.email), m.id")
+	case q.Before > 0:
+		key, err := cursorKey(q.Before)
+		if err != nil {
+			return nil, notFound(err, "member")
+		}
+		backwards = true
+		sel.Where("(lower(m.email), m.id) < (?, ?)", key, q.Before)
+		sel.OrderExpr("lower(m.email) DESC, m.id DESC")
+	default:
+		sel.OrderExpr("lower(m.email), m.id").Offset(int64((q.Page - 1) * q.Limit))
+	}
 	if q.NotLinked {
 		sel.Where("NOT m.sso_linked")
 	}
@@ -118,25 +151,54 @@ func ListMembers(ctx context.Context, db bun.IDB, orgID int64, q MemberQuery) (*
 	if err := sel.Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
-	p := &MemberPage{Page: q.Page, HasNext: len(rows) > q.Limit}
-	if p.HasNext {
+	more := len(rows) > q.Limit
+	if more {
 		rows = rows[:q.Limit]
+	}
+	p := &MemberPage{Page: q.Page}
+	if backwards {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+		p.HasPrev, p.HasNext = more, true
+	} else {
+		p.HasNext = more
+		p.HasPrev = q.After > 0 || (q.Page > 1 && q.Before == 0)
 	}
 	p.Rows = rows
 	return p, nil
 }
 
-// memberForUpdate loads a member of org and locks the org row, so that owner counts
-// cannot race (two owners demoting each other at once).
+// memberForUpdate loads a member of org and locks its row; when the member is an owner
+// it also takes the org's owner guard, so that owner counts cannot race (two owners
+// demoting each other at once). Ordinary member writes lock only their own row: no
+// org-wide lock (issue 12: every SCIM write and request-log insert queued on the org
+// row). Lock order is always member row, then owner guard.
 func memberForUpdate(ctx context.Context, tx bun.Tx, orgID, memberID int64) (*Member, error) {
-	if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
-		return nil, fmt.Errorf("lock organization: %w", err)
-	}
 	m := new(Member)
-	if err := tx.NewSelect().Model(m).Where("id = ? AND org_id = ?", memberID, orgID).Scan(ctx); err != nil {
+	if err := tx.NewSelect().Model(m).Where("id = ? AND org_id = ?", memberID, orgID).For("UPDATE").Scan(ctx); err != nil {
 		return nil, notFound(err, "member")
 	}
+	if m.Role == RoleOwner {
+		if err := lockOwners(ctx, tx, orgID); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// ownersLockClass namespaces the owner guard among advisory locks.
+const ownersLockClass = 0x6f776e // "own"
+
+// lockOwners is the org's owner guard: a transaction-scoped advisory lock taken by
+// every change that can lower the number of owners, before it counts them. It is not
+// the org row, so ordinary writes (and the foreign-key checks of inserts that
+// reference the org) never wait on it.
+func lockOwners(ctx context.Context, tx bun.IDB, orgID int64) error {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, (? % 2147483647)::int)", ownersLockClass, orgID); err != nil {
+		return fmt.Errorf("lock owners: %w", err)
+	}
+	return nil
 }
 
 func countOwners(ctx context.Context, tx bun.IDB, orgID int64) (int64, error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -113,7 +114,12 @@ type SCIMList[T any] struct {
 	Resources []T
 }
 
-// ListSCIMUsers returns org's members matching filter, from startIndex (1-based).
+// ListSCIMUsers returns org's members matching filter, from startIndex (1-based),
+// ordered by id. Without a filter, totalResults is the trigger-kept member count (no
+// count over the org per page). startIndex is served by keyset when this process
+// served the page before it (IdPs page sequentially): the page then starts after that
+// page's last id; otherwise the offset is taken over the (org_id, id) index alone and
+// only the page's rows are joined.
 func ListSCIMUsers(ctx context.Context, db bun.IDB, orgID int64, base, filter string, start, count int) (*SCIMList[*scim.User], error) {
 	where, args, err := scim.TranslateFilter(filter, SCIMUserFilter)
 	if err != nil {
@@ -125,21 +131,74 @@ func ListSCIMUsers(ctx context.Context, db bun.IDB, orgID int64, base, filter st
 		cond += " AND (" + where + ")"
 	}
 	out := &SCIMList[*scim.User]{Resources: []*scim.User{}}
-	if err := db.NewRaw("SELECT count(*) FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE "+cond, all...).Scan(ctx, &out.Total); err != nil {
+	if where == "" {
+		if err := db.NewRaw("SELECT coalesce(sum(n), 0) FROM org_member_counts WHERE org_id = ?", orgID).Scan(ctx, &out.Total); err != nil {
+			return nil, fmt.Errorf("count SCIM users: %w", err)
+		}
+	} else if err := db.NewRaw("SELECT count(*) FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE "+cond, all...).Scan(ctx, &out.Total); err != nil {
 		return nil, fmt.Errorf("count SCIM users: %w", err)
 	}
 	if count == 0 {
 		return out, nil
 	}
 	var rows []scimMember
-	q := "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE " + cond + " ORDER BY m.id LIMIT ? OFFSET ?"
-	if err := db.NewRaw(q, append(all, count, start-1)...).Scan(ctx, &rows); err != nil {
+	var q string
+	var qargs []any
+	if after, ok := scimPages.get(orgID, filter, start); ok {
+		q = "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE " + cond + " AND m.id > ? ORDER BY m.id LIMIT ?"
+		qargs = append(append(qargs, all...), after, count)
+	} else if where == "" {
+		q = "SELECT " + scimMemberColumns + " FROM (SELECT id FROM members WHERE org_id = ? ORDER BY id LIMIT ? OFFSET ?) k" +
+			" JOIN members m ON m.id = k.id LEFT JOIN users u ON u.id = m.user_id ORDER BY m.id"
+		qargs = []any{orgID, count, start - 1}
+	} else {
+		q = "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE " + cond + " ORDER BY m.id LIMIT ? OFFSET ?"
+		qargs = append(append(qargs, all...), count, start-1)
+	}
+	if err := db.NewRaw(q, qargs...).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("list SCIM users: %w", err)
 	}
 	for i := range rows {
 		out.Resources = append(out.Resources, rows[i].toSCIM(base))
 	}
+	if len(rows) == count {
+		scimPages.put(orgID, filter, start+count, rows[len(rows)-1].ID)
+	}
 	return out, nil
+}
+
+// scimPages remembers, per org, filter and startIndex, the id after which that page
+// starts (the last id of the page before it), so sequential paging is keyset paging.
+// Per process and bounded; a miss falls back to the offset.
+var scimPages = &pageAnchors{m: map[pageAnchorKey]int64{}}
+
+type pageAnchorKey struct {
+	org    int64
+	filter string
+	start  int
+}
+
+type pageAnchors struct {
+	sync.Mutex
+	m map[pageAnchorKey]int64
+}
+
+const maxPageAnchors = 10000
+
+func (p *pageAnchors) get(org int64, filter string, start int) (int64, bool) {
+	p.Lock()
+	defer p.Unlock()
+	id, ok := p.m[pageAnchorKey{org, filter, start}]
+	return id, ok
+}
+
+func (p *pageAnchors) put(org int64, filter string, start int, after int64) {
+	p.Lock()
+	defer p.Unlock()
+	if len(p.m) >= maxPageAnchors {
+		clear(p.m)
+	}
+	p.m[pageAnchorKey{org, filter, start}] = after
 }
 
 func getSCIMMember(ctx context.Context, db bun.IDB, orgID int64, id string, lock bool) (*scimMember, error) {
@@ -380,12 +439,14 @@ func PatchSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, ba
 func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, base, id string, change func(*scim.User) (*scim.User, error)) (*scim.User, error) {
 	var out *scim.User
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
-			return err
-		}
 		row, err := getSCIMMember(ctx, tx, orgID, id, true)
 		if err != nil {
 			return err
+		}
+		if row.Role == RoleOwner {
+			if err := lockOwners(ctx, tx, orgID); err != nil {
+				return err
+			}
 		}
 		next, err := change(row.stored(base))
 		if err != nil {
@@ -482,12 +543,14 @@ func setMemberActive(ctx context.Context, tx bun.Tx, orgID int64, actor Actor, r
 // user's sessions; the account remains. The last owner cannot be removed (403).
 func DeleteSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, id string) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
-			return err
-		}
 		row, err := getSCIMMember(ctx, tx, orgID, id, true)
 		if err != nil {
 			return err
+		}
+		if row.Role == RoleOwner {
+			if err := lockOwners(ctx, tx, orgID); err != nil {
+				return err
+			}
 		}
 		m := &Member{ID: row.ID, OrgID: orgID, UserID: row.UserID, Role: row.Role, Email: row.Email, JoinedVia: row.JoinedVia}
 		if row.UserID == nil {

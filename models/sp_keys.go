@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -22,7 +23,10 @@ import (
 
 // Keyring seals secrets kept in the database (the orgs' SP private keys) with
 // AES-256-GCM under a key derived from GATEHOUSE_SECRET_KEY.
-type Keyring struct{ aead cipher.AEAD }
+type Keyring struct {
+	aead   cipher.AEAD
+	macKey []byte
+}
 
 // NewKeyring derives the sealing key from secret (at least 32 bytes).
 func NewKeyring(secret []byte) (*Keyring, error) {
@@ -38,7 +42,15 @@ func NewKeyring(secret []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{aead: aead}, nil
+	mac := sha256.Sum256(append([]byte("gatehouse cookie mac v1\x00"), secret...))
+	return &Keyring{aead: aead, macKey: mac[:]}, nil
+}
+
+// MAC is HMAC-SHA256 of msg under a key derived from the secret (signed cookies).
+func (k *Keyring) MAC(msg []byte) []byte {
+	m := hmac.New(sha256.New, k.macKey)
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 func (k *Keyring) seal(plain []byte) string {

@@ -61,7 +61,7 @@ func CreateUser(ctx context.Context, db bun.IDB, in NewUser) (*User, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	hash, err := argon2id.CreateHash(in.Password, PasswordParams)
+	hash, err := hashPassword(ctx, in.Password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -104,13 +104,15 @@ var dummyHash, _ = argon2id.CreateHash("gatehouse-timing-equaliser", PasswordPar
 func Authenticate(ctx context.Context, db bun.IDB, email, password string) (*User, error) {
 	u, err := UserByEmail(ctx, db, email)
 	if errors.Is(err, ErrNotFound) || (err == nil && u.PasswordHash == nil) {
-		_, _ = argon2id.ComparePasswordAndHash(password, dummyHash)
+		if _, err := comparePassword(ctx, password, dummyHash); errors.Is(err, ErrBusy) {
+			return nil, err
+		}
 		return nil, ErrBadCredentials
 	}
 	if err != nil {
 		return nil, err
 	}
-	ok, err := argon2id.ComparePasswordAndHash(password, *u.PasswordHash)
+	ok, err := comparePassword(ctx, password, *u.PasswordHash)
 	if err != nil {
 		return nil, fmt.Errorf("compare password: %w", err)
 	}
@@ -146,7 +148,7 @@ func ChangePassword(ctx context.Context, db bun.IDB, userID int64, current, next
 		return ErrFirstPasswordNeedsMailbox
 	}
 	v := &ValidationError{}
-	ok, err := argon2id.ComparePasswordAndHash(current, *u.PasswordHash)
+	ok, err := comparePassword(ctx, current, *u.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("compare password: %w", err)
 	}
@@ -169,7 +171,7 @@ func ChangePassword(ctx context.Context, db bun.IDB, userID int64, current, next
 }
 
 func setPassword(ctx context.Context, db bun.IDB, userID int64, pw string) error {
-	hash, err := argon2id.CreateHash(pw, PasswordParams)
+	hash, err := hashPassword(ctx, pw)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}

@@ -3,8 +3,13 @@
 // responses and logout requests under the strict policy of SECURITY.md. It is fed bytes
 // and a clock and returns values or errors; callers decide what to store.
 //
-// One crewjam/saml ServiceProvider is built per call from the org's settings; crewjam's
-// timing globals (TimeNow, MaxIssueDelay, MaxClockSkew) are set once, here.
+// Responses are validated by the single-parse path (verified.go: pre-scan that builds
+// the one tree, signatures verified on it with cached certificates, fields read from
+// it, one post-verification policy). crewjam/saml builds AuthnRequests, SP metadata
+// and checks logout requests; its ServiceProvider is built per call from the org's
+// settings, and its timing globals (TimeNow, MaxIssueDelay, MaxClockSkew) are set
+// once, here. crewjam's own response validation remains only as a test reference
+// (reference_test.go, differential_test.go).
 package samlsp
 
 import (

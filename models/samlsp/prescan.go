@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
+
+	"github.com/beevik/etree"
 )
 
 // Pre-scan limits (SECURITY.md §2).
@@ -23,13 +26,29 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// scanLimits walks a document with encoding/xml (which resolves namespaces, so names
-// below are URIs) before any other parser sees it and
+// scanLimits walks a document with encoding/xml before any other parser sees it and
 // refuses directives (DOCTYPE, ENTITY), processing instructions other than the XML
-// declaration, non-UTF-8 encodings, invalid UTF-8 and oversized or too deep
-// documents. visit is called for each start element with its depth (root = 1) and
-// its parent's name.
+// declaration, non-UTF-8 encodings, invalid UTF-8, undeclared namespace prefixes,
+// duplicate attributes, mismatched end tags and oversized or too deep documents.
+// visit is called for each start element with its depth (root = 1) and its parent's
+// name; names are resolved (Space is the namespace URI, never a prefix).
 func scanLimits(doc []byte, visit func(el xml.StartElement, depth int, parent xml.Name) error, done func() error) error {
+	_, err := scan(doc, false, visit, done)
+	return err
+}
+
+// scopeEntry is one element of the scan's stack: its raw name (to match the end tag),
+// its resolved name, and the namespace bindings in scope inside it.
+type scopeEntry struct {
+	raw, name xml.Name
+	ns        map[string]string
+	el        *etree.Element
+}
+
+// scan is scanLimits; with build it also returns the document as an etree tree (the
+// single parse of the single-parse path: the tree is built from the very tokens the
+// limits were checked on, without comments).
+func scan(doc []byte, build bool, visit func(el xml.StartElement, depth int, parent xml.Name) error, done func() error) (*etree.Element, error) {
 	// A UTF-8 byte order mark may start a document (Entra ID serves its federation
 	// metadata with one); encoding/xml would report it as text outside the root.
 	doc = bytes.TrimPrefix(doc, utf8BOM)
@@ -39,70 +58,168 @@ func scanLimits(doc []byte, visit func(el xml.StartElement, depth int, parent xm
 	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
 		return nil, malformed("encoding %q is not UTF-8", charset)
 	}
-	var stack []xml.Name
+	rootNS := map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}
+	var stack []scopeEntry
+	var tree *etree.Document
+	if build {
+		tree = etree.NewDocument()
+	}
 	elements, sawRoot := 0, false
 	for {
-		tok, err := dec.Token()
+		tok, err := dec.RawToken()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			if errors.Is(err, ErrMalformed) {
-				return err
+				return nil, err
 			}
-			return malformed("not well-formed XML: %v", err)
+			return nil, malformed("not well-formed XML: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.Directive:
-			return malformed("XML directives (DOCTYPE, ENTITY) are not allowed")
+			return nil, malformed("XML directives (DOCTYPE, ENTITY) are not allowed")
 		case xml.ProcInst:
 			if t.Target != "xml" || sawRoot || elements > 0 {
-				return malformed("processing instruction %q is not allowed", t.Target)
+				return nil, malformed("processing instruction %q is not allowed", t.Target)
 			}
 			if enc := declaredEncoding(string(t.Inst)); enc != "" && !strings.EqualFold(enc, "utf-8") {
-				return malformed("encoding %q is not UTF-8", enc)
+				return nil, malformed("encoding %q is not UTF-8", enc)
 			}
 		case xml.StartElement:
 			if len(stack) == 0 && sawRoot {
-				return malformed("more than one root element")
+				return nil, malformed("more than one root element")
 			}
 			sawRoot = true
 			elements++
 			if elements > MaxElements {
-				return malformed("more than %d elements", MaxElements)
+				return nil, malformed("more than %d elements", MaxElements)
 			}
 			if len(stack)+1 > MaxDepth {
-				return malformed("nesting deeper than %d", MaxDepth)
+				return nil, malformed("nesting deeper than %d", MaxDepth)
 			}
-			var parent xml.Name
+			ns := rootNS
+			var parent scopeEntry
 			if len(stack) > 0 {
 				parent = stack[len(stack)-1]
+				ns = parent.ns
 			}
-			if err := visit(t, len(stack)+1, parent); err != nil {
-				return err
+			// Namespace declarations of this element.
+			copied := false
+			for _, a := range t.Attr {
+				var prefix string
+				switch {
+				case a.Name.Space == "xmlns":
+					prefix = a.Name.Local
+					if a.Value == "" || prefix == "xmlns" || (prefix == "xml") != (a.Value == rootNS["xml"]) {
+						return nil, malformed("invalid declaration of namespace prefix %q", prefix)
+					}
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+					prefix = ""
+				default:
+					continue
+				}
+				if !copied {
+					ns, copied = maps.Clone(ns), true
+				}
+				ns[prefix] = a.Value
 			}
-			stack = append(stack, t.Name)
+			resolve := func(n xml.Name, isAttr bool) (xml.Name, error) {
+				if n.Space == "" {
+					if isAttr {
+						return xml.Name{Local: n.Local}, nil
+					}
+					return xml.Name{Space: ns[""], Local: n.Local}, nil
+				}
+				uri, ok := ns[n.Space]
+				if !ok {
+					return xml.Name{}, malformed("undeclared namespace prefix %q", n.Space)
+				}
+				return xml.Name{Space: uri, Local: n.Local}, nil
+			}
+			name, err := resolve(t.Name, false)
+			if err != nil {
+				return nil, err
+			}
+			var attrs []xml.Name
+			for _, a := range t.Attr {
+				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+					attrs = append(attrs, xml.Name{Space: "xmlns", Local: a.Name.Local})
+					continue
+				}
+				an, err := resolve(a.Name, true)
+				if err != nil {
+					return nil, err
+				}
+				attrs = append(attrs, an)
+			}
+			for i, a := range attrs {
+				for _, b := range attrs[:i] {
+					if a == b {
+						return nil, malformed("duplicate attribute %s", a.Local)
+					}
+				}
+			}
+			if err := visit(xml.StartElement{Name: name}, len(stack)+1, parent.name); err != nil {
+				return nil, err
+			}
+			entry := scopeEntry{raw: t.Name, name: name, ns: ns}
+			if build {
+				el := etree.NewElement(t.Name.Local)
+				el.Space = t.Name.Space
+				for _, a := range t.Attr {
+					key := a.Name.Local
+					if a.Name.Space != "" {
+						key = a.Name.Space + ":" + key
+					}
+					el.CreateAttr(key, a.Value)
+				}
+				if parent.el != nil {
+					parent.el.AddChild(el)
+				} else {
+					tree.AddChild(el)
+				}
+				entry.el = el
+			}
+			stack = append(stack, entry)
 		case xml.EndElement:
 			if len(stack) == 0 {
-				return malformed("unbalanced end element")
+				return nil, malformed("unbalanced end element")
+			}
+			if top := stack[len(stack)-1]; top.raw != t.Name {
+				return nil, malformed("not well-formed XML: element %s closed by %s", top.raw.Local, t.Name.Local)
 			}
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(t) > MaxTextLength {
-				return malformed("a text node is longer than %d bytes", MaxTextLength)
+				return nil, malformed("a text node is longer than %d bytes", MaxTextLength)
 			}
-			if len(stack) == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return malformed("text outside the root element")
+			if len(stack) == 0 {
+				if len(bytes.TrimSpace(t)) > 0 {
+					return nil, malformed("text outside the root element")
+				}
+				continue
+			}
+			if build {
+				stack[len(stack)-1].el.CreateText(string(t))
 			}
 		}
 	}
 	if !sawRoot {
-		return malformed("empty document")
+		return nil, malformed("empty document")
+	}
+	if len(stack) != 0 {
+		return nil, malformed("not well-formed XML: unclosed element %s", stack[len(stack)-1].raw.Local)
 	}
 	if done != nil {
-		return done()
+		if err := done(); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	if build {
+		return tree.Root(), nil
+	}
+	return nil, nil
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")
@@ -131,8 +248,14 @@ func declaredEncoding(inst string) string {
 // no Assertion anywhere else; ds:Signature only directly under the Response or that
 // Assertion.
 func PreScanResponse(doc []byte) error {
+	_, err := preScanResponse(doc, false)
+	return err
+}
+
+// preScanResponse is PreScanResponse; with build it returns the tree too.
+func preScanResponse(doc []byte, build bool) (*etree.Element, error) {
 	assertions := 0
-	return scanLimits(doc, func(el xml.StartElement, depth int, parent xml.Name) error {
+	return scan(doc, build, func(el xml.StartElement, depth int, parent xml.Name) error {
 		switch {
 		case depth == 1:
 			if el.Name.Space != nsProtocol || el.Name.Local != "Response" {
@@ -177,17 +300,4 @@ func PreScanLogoutRequest(doc []byte) error {
 // PreScanMetadata applies the limits to metadata (no shape rules: parsing checks them).
 func PreScanMetadata(doc []byte) error {
 	return scanLimits(doc, func(xml.StartElement, int, xml.Name) error { return nil }, nil)
-}
-
-// encryptedAssertion reports whether a pre-scanned response carries its assertion as
-// an EncryptedAssertion.
-func encryptedAssertion(doc []byte) bool {
-	found := false
-	_ = scanLimits(doc, func(el xml.StartElement, depth int, _ xml.Name) error {
-		if depth == 2 && el.Name.Space == nsAssertion && el.Name.Local == "EncryptedAssertion" {
-			found = true
-		}
-		return nil
-	}, nil)
-	return found
 }

@@ -1,11 +1,8 @@
 package samlsp
 
 import (
-	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -86,77 +83,30 @@ func DecodeResponse(encoded string) ([]byte, error) {
 
 // ValidateResponse checks a decoded SAML Response for the org's settings at Now().
 // requestID is the AuthnRequest ID the response must answer; "" admits an unsolicited
-// (IdP-initiated) response, which must then carry no InResponseTo. Panics inside the
-// XML libraries are contained and reported as malformed.
+// (IdP-initiated) response, which must then carry no InResponseTo. It runs the
+// single-parse path (verified.go): the pre-scan builds the one tree, signatures are
+// verified on it, fields read from it, then one post-verification policy
+// (checkVerified). Panics
+// inside the XML libraries are contained and reported as malformed.
 func ValidateResponse(s Settings, raw []byte, requestID string) (a *Assertion, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			a, err = nil, refuse(ReasonMalformed, "parser panic: %v", r)
 		}
 	}()
-	if err := PreScanResponse(raw); err != nil {
+	root, err := preScanResponse(raw, true)
+	if err != nil {
 		return nil, refuse(ReasonMalformed, "%v", err)
 	}
-	if s.RequireEncrypted && !encryptedAssertion(raw) {
+	now := Now()
+	r, err := parseVerified(s, root, now)
+	if err != nil {
+		return nil, err
+	}
+	if s.RequireEncrypted && !r.Encrypted {
 		return nil, refuse(ReasonInvalid, "the assertion is not encrypted, and this organization requires encrypted assertions")
 	}
-	sp, _, err := s.serviceProvider()
-	if err != nil {
-		return nil, refuse(ReasonInternal, "settings: %v", err)
-	}
-	sp.ValidateAudienceRestriction = func(as *saml.Assertion) error {
-		if as.Conditions == nil || len(as.Conditions.AudienceRestrictions) == 0 {
-			return errors.New("no AudienceRestriction")
-		}
-		for _, ar := range as.Conditions.AudienceRestrictions {
-			if ar.Audience.Value != s.SP.EntityID {
-				return fmt.Errorf("audience %q is not %q", ar.Audience.Value, s.SP.EntityID)
-			}
-		}
-		return nil
-	}
-	// SPEC §3.1 accepts the ACS URL without its trailing slash, which owners type into
-	// IdPs. crewjam requires Recipient to equal sp.AcsURL and Destination to equal it
-	// or the URL passed in: make sp.AcsURL the form the Recipient uses, and pass the
-	// other form, so either form passes (and nothing else). checkAssertion applies the
-	// same rule to the Recipient on its own.
-	acs, _ := url.Parse(s.SP.ACSURL)
-	current := acs
-	if slashless := strings.TrimSuffix(s.SP.ACSURL, "/"); slashless != s.SP.ACSURL {
-		alt, _ := url.Parse(slashless)
-		if bytes.Contains(raw, []byte(`Recipient="`+slashless+`"`)) || bytes.Contains(raw, []byte(`Recipient='`+slashless+`'`)) {
-			sp.AcsURL, current = *alt, acs
-		} else {
-			current = alt
-		}
-	}
-	parsed, err := sp.ParseXMLResponse(raw, []string{requestID}, *current)
-	if err != nil {
-		var ire *saml.InvalidResponseError
-		detail := err.Error()
-		if errors.As(err, &ire) && ire.PrivateErr != nil {
-			detail = ire.PrivateErr.Error()
-		}
-		return nil, classify(detail)
-	}
-	return checkAssertion(parsed, s, requestID, Now())
-}
-
-// classify turns crewjam's private error text into a reason code.
-func classify(detail string) error {
-	lower := strings.ToLower(detail)
-	switch {
-	case strings.Contains(lower, "signature") || strings.Contains(lower, "certificate") || strings.Contains(lower, "digest"):
-		return refuse(ReasonSignature, "%s", detail)
-	case strings.Contains(lower, "inresponseto") || strings.Contains(lower, "request id"):
-		return refuse(ReasonRequest, "%s", detail)
-	case strings.Contains(lower, "expired") || strings.Contains(lower, "not yet valid") || strings.Contains(lower, "audience") ||
-		strings.Contains(lower, "recipient") || strings.Contains(lower, "destination") || strings.Contains(lower, "issueinstant"):
-		return refuse(ReasonConditions, "%s", detail)
-	case strings.Contains(lower, "xml"):
-		return refuse(ReasonMalformed, "%s", detail)
-	}
-	return refuse(ReasonInvalid, "%s", detail)
+	return checkVerified(r, s, requestID, now)
 }
 
 // checkAssertion is the policy applied to a verified assertion (SECURITY.md §3, §5):

@@ -1,0 +1,76 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+)
+
+// Password hashing is bounded (issue 12): each argon2id hash holds PasswordParams.Memory
+// (46 MiB) for its duration, so unbounded concurrency is unbounded memory (30
+// concurrent wrong-password logins took 1.4 GB). At most one hash per core runs; a
+// request waits for a slot while its context lives, at most MaxHashWait, and at most
+// MaxHashWaiters requests wait; anything over that gets ErrBusy (503 + Retry-After).
+var (
+	hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+	// MaxHashWaiters is how many requests may queue for a slot.
+	MaxHashWaiters = int64(8 * runtime.GOMAXPROCS(0))
+	// MaxHashWait is the longest a request waits for a slot.
+	MaxHashWait = 3 * time.Second
+	hashWaiters atomic.Int64
+)
+
+// ErrBusy: password hashing is at capacity; try again shortly (HTTP 503, Retry-After).
+var ErrBusy = errors.New("password hashing is at capacity")
+
+// BusyRetryAfter is the Retry-After advertised with ErrBusy.
+const BusyRetryAfter = 2 * time.Second
+
+// withHashSlot runs fn holding a hashing slot.
+func withHashSlot(ctx context.Context, fn func() error) error {
+	select {
+	case hashSlots <- struct{}{}:
+	default:
+		if hashWaiters.Add(1) > MaxHashWaiters {
+			hashWaiters.Add(-1)
+			return ErrBusy
+		}
+		t := time.NewTimer(MaxHashWait)
+		select {
+		case hashSlots <- struct{}{}:
+			hashWaiters.Add(-1)
+			t.Stop()
+		case <-t.C:
+			hashWaiters.Add(-1)
+			return ErrBusy
+		case <-ctx.Done():
+			hashWaiters.Add(-1)
+			t.Stop()
+			return ErrBusy
+		}
+	}
+	defer func() { <-hashSlots }()
+	return fn()
+}
+
+// hashPassword is argon2id.CreateHash under the hashing bound.
+func hashPassword(ctx context.Context, pw string) (hash string, err error) {
+	err = withHashSlot(ctx, func() error {
+		hash, err = argon2id.CreateHash(pw, PasswordParams)
+		return err
+	})
+	return hash, err
+}
+
+// comparePassword is argon2id.ComparePasswordAndHash under the hashing bound.
+func comparePassword(ctx context.Context, pw, hash string) (ok bool, err error) {
+	err = withHashSlot(ctx, func() error {
+		ok, err = argon2id.ComparePasswordAndHash(pw, hash)
+		return err
+	})
+	return ok, err
+}
