@@ -253,7 +253,7 @@ func (h *Handler) loadOrg(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := models.MembershipOf(c.UserContext(), h.DB.Bun, org.ID, currentUser(c).ID)
+	m, err := models.CheckMembership(c.UserContext(), h.DB.Bun, org.ID, currentUser(c).ID)
 	if err != nil {
 		return err
 	}

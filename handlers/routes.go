@@ -65,6 +65,7 @@ func NewApp(h *Handler) *fiber.App {
 	scimAPI.Get("/Schemas/:urn", h.scimSchemas)
 	scimAPI.Get("/Users", h.scimListUsers)
 	scimAPI.Post("/Users", h.scimCreateUser)
+	scimAPI.Post("/Users/.search", h.scimSearchUsers)
 	scimAPI.Get("/Users/:id", h.scimGetUser)
 	scimAPI.Put("/Users/:id", h.scimReplaceUser)
 	scimAPI.Patch("/Users/:id", h.scimPatchUser)

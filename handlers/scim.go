@@ -103,8 +103,9 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 	if err != nil {
 		return h.scimFail(c, err)
 	}
-	secret, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if !ok || strings.TrimSpace(secret) == "" {
+	// The scheme is case-insensitive (RFC 9110 §11.1): Entra and others send "bearer".
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 		return unauthorized()
 	}
 	tok, err := models.AuthenticateSCIM(ctx, h.DB.Bun, org.ID, strings.TrimSpace(secret))
@@ -180,6 +181,9 @@ func scimAllowedMethods(path string) string {
 		case 1:
 			return read + ", POST"
 		case 2:
+			if parts[1] == ".search" {
+				return "POST"
+			}
 			return read + ", PUT, PATCH, DELETE"
 		}
 	}
@@ -264,6 +268,43 @@ func (h *Handler) scimListUsers(c *fiber.Ctx) error {
 	return scimList(c, list.Total, start, list.Resources)
 }
 
+// scimSearchUsers is POST /Users/.search (RFC 7644 §3.4.3): the query of GET /Users
+// in a SearchRequest body.
+func (h *Handler) scimSearchUsers(c *fiber.Ctx) error {
+	body, err := scimBody(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Filter             string          `json:"filter"`
+		StartIndex         json.RawMessage `json:"startIndex"`
+		Count              json.RawMessage `json:"count"`
+		Attributes         []string        `json:"attributes"`
+		ExcludedAttributes []string        `json:"excludedAttributes"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return scim.Errorf(http.StatusBadRequest, "invalidSyntax", "The body must be a SearchRequest (RFC 7644 §3.4.3)")
+	}
+	num := func(raw json.RawMessage) string { return strings.Trim(string(raw), `"`) }
+	start, count, err := scim.ParsePaging(num(req.StartIndex), num(req.Count))
+	if err != nil {
+		return err
+	}
+	// The attribute selection is read where GET reads it.
+	args := c.Request().URI().QueryArgs()
+	if len(req.Attributes) > 0 {
+		args.Set("attributes", strings.Join(req.Attributes, ","))
+	}
+	if len(req.ExcludedAttributes) > 0 {
+		args.Set("excludedAttributes", strings.Join(req.ExcludedAttributes, ","))
+	}
+	list, err := models.ListSCIMUsers(c.UserContext(), h.DB.Bun, scimOrg(c).ID, h.scimBase(c), req.Filter, start, count)
+	if err != nil {
+		return err
+	}
+	return scimList(c, list.Total, start, list.Resources)
+}
+
 func (h *Handler) scimGetUser(c *fiber.Ctx) error {
 	u, err := models.GetSCIMUser(c.UserContext(), h.DB.Bun, scimOrg(c).ID, h.scimBase(c), copyString(c.Params("id")))
 	if err != nil {
@@ -304,7 +345,7 @@ func (h *Handler) scimReplaceUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := models.ReplaceSCIMUser(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), in)
+	u, err := models.ReplaceSCIMUser(c.UserContext(), h.DB.Bun, h.Mailer, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), in, scim.SendsActive(body))
 	if err != nil {
 		return err
 	}
@@ -320,7 +361,7 @@ func (h *Handler) scimPatchUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := models.PatchSCIMUser(c.UserContext(), h.DB.Bun, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), ops)
+	u, err := models.PatchSCIMUser(c.UserContext(), h.DB.Bun, h.Mailer, scimOrg(c).ID, scimActor(c), h.scimBase(c), copyString(c.Params("id")), ops)
 	if err != nil {
 		return err
 	}

@@ -46,27 +46,24 @@ func InviteMember(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, 
 			}
 			return err
 		}
-		exists, err := tx.NewSelect().TableExpr("members AS m").
-			Where("m.org_id = ? AND lower(m.email) = lower(?)", orgID, email).Exists(ctx) // indexed
-		if err != nil {
-			return fmt.Errorf("check existing member: %w", err)
-		}
-		if exists {
-			return Invalid("email", "This person is already a member or has a pending invitation.")
-		}
 		org, err := getOrg(ctx, tx, orgID)
 		if err != nil {
 			return err
 		}
 		token, hash := newToken()
 		expires := time.Now().Add(InvitationLifetime)
-		m = &Member{OrgID: orgID, InviteEmail: &email, Role: role, JoinedVia: JoinedInvite,
-			InviteTokenHash: &hash, InviteExpiresAt: &expires, InvitedByID: &actor.UserID, Active: true}
-		if _, err := tx.NewInsert().Model(m).Returning("*").Exec(ctx); err != nil {
-			if isUniqueViolation(err, "members_org_invite_key") {
-				return Invalid("email", "This person is already a member or has a pending invitation.")
-			}
-			return fmt.Errorf("insert invitation: %w", err)
+		var b Binding
+		m, b, err = BindPerson(ctx, tx, orgID, Person{Email: email}, func() *Member {
+			return &Member{InviteEmail: &email, Role: role, JoinedVia: JoinedInvite,
+				InviteTokenHash: &hash, InviteExpiresAt: &expires, InvitedByID: &actor.UserID, Active: true}
+		})
+		switch {
+		case errors.Is(err, ErrDeprovisioned):
+			return Invalid("email", "The organization's identity provider removed this person's access: restore it there.")
+		case errors.Is(err, ErrConflict) || (err == nil && b != BindCreated):
+			return Invalid("email", "This person is already a member or has a pending invitation.")
+		case err != nil:
+			return err
 		}
 		if err := setTeams(ctx, tx, orgID, m.ID, in.TeamIDs); err != nil {
 			return err
@@ -213,6 +210,9 @@ func InvitationByToken(ctx context.Context, db bun.IDB, token string) (*Invitati
 	if err != nil {
 		return nil, notFound(err, "invitation")
 	}
+	if !m.Active {
+		return nil, ErrDeprovisioned
+	}
 	if m.InviteExpiresAt == nil || time.Now().After(*m.InviteExpiresAt) {
 		return nil, ErrInvitationExpired
 	}
@@ -255,18 +255,33 @@ func AcceptInvitation(ctx context.Context, db bun.IDB, token string, actor Actor
 				return err
 			}
 		}
-		already, err := tx.NewSelect().Model((*Member)(nil)).Where("org_id = ? AND user_id = ?", m.OrgID, actor.UserID).Exists(ctx)
+		// One member per person (BindPerson): the account's membership if it has one
+		// (the invitation is then used up), else this invitation, bound to it.
+		// Deprovisioning wins: an invitation the IdP deactivated, or a person it
+		// deleted, opens nothing.
+		if !m.Active {
+			return ErrDeprovisioned
+		}
+		inv := m
+		found, b, err := BindPerson(ctx, tx, m.OrgID, Person{UserID: actor.UserID, Email: *m.InviteEmail,
+			CanBind: func(p *Member) (bool, error) {
+				if p.ID != inv.ID {
+					return false, fmt.Errorf("another invitation has this address: %w", ErrConflict)
+				}
+				return true, nil
+			}}, nil)
+		if errors.Is(err, ErrConflict) {
+			return Forbidden("Another member of this organization already has your account's email address.")
+		}
 		if err != nil {
 			return err
 		}
-		if already {
-			_, err := tx.NewDelete().Model(m).WherePK().Exec(ctx)
-			return err
-		}
-		if _, err := tx.NewUpdate().Model(m).
-			Set("user_id = ?", actor.UserID).Set("invite_email = NULL").Set("invite_token_hash = NULL").
-			Set("invite_expires_at = NULL").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("accept invitation: %w", err)
+		if b == BindFound {
+			if found.ID != inv.ID {
+				_, err := tx.NewDelete().Model(inv).WherePK().Exec(ctx)
+				return err
+			}
+			return nil
 		}
 		return audit(ctx, tx, m.OrgID, actor, EventMemberJoined, actor.Label, map[string]any{"role": m.Role, "via": "invitation"})
 	})

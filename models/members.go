@@ -29,6 +29,7 @@ type Member struct {
 	UserID            *int64     `bun:"user_id"`
 	InviteEmail       *string    `bun:"invite_email"`
 	Email             string     `bun:"email,nullzero"` // set by a trigger (the user's, or the invited address)
+	UserName          *string    `bun:"user_name"`      // SCIM userName as sent (nil: the email)
 	Role              Role       `bun:"role"`
 	JoinedVia         string     `bun:"joined_via"`
 	InviteTokenHash   *string    `bun:"invite_token_hash"`
@@ -56,6 +57,21 @@ func MembershipOf(ctx context.Context, db bun.IDB, orgID, userID int64) (*Member
 	err := db.NewSelect().Model(m).Where("org_id = ? AND user_id = ? AND active", orgID, userID).Scan(ctx)
 	if err != nil {
 		return nil, notFound(err, "membership")
+	}
+	return m, nil
+}
+
+// CheckMembership is MembershipOf for opening an org: a membership the org's identity
+// provider deactivated is ErrDeprovisioned (the person is told why), a missing one
+// ErrNotFound.
+func CheckMembership(ctx context.Context, db bun.IDB, orgID, userID int64) (*Member, error) {
+	m := new(Member)
+	err := db.NewSelect().Model(m).Where("org_id = ? AND user_id = ?", orgID, userID).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err, "membership")
+	}
+	if !m.Active {
+		return nil, ErrDeprovisioned
 	}
 	return m, nil
 }

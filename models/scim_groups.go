@@ -140,30 +140,40 @@ func memberIDs(ms []scim.Member) []string {
 	return out
 }
 
-// parseMemberIDs turns SCIM member values into member ids of org: an unknown id is a
-// 400 invalidValue (never a member of another org).
-func parseMemberIDs(ctx context.Context, tx bun.IDB, orgID int64, values []string) ([]int64, error) {
+// parseMemberIDs turns SCIM member values into member ids. With mustExist (add,
+// replace) every id must be a member of org, else the whole PATCH fails with a 400
+// naming the ids (PATCH is atomic, RFC 7644 §3.5.2); a remove may name ids that are
+// unknown or already deleted — IdPs send stale ids — and removes nothing for them.
+func parseMemberIDs(ctx context.Context, tx bun.IDB, orgID int64, values []string, mustExist bool) ([]int64, error) {
 	ids := make([]int64, 0, len(values))
 	for _, v := range values {
 		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || id <= 0 {
+			if !mustExist {
+				continue // no User has this id: nothing to remove
+			}
 			return nil, scim.Errorf(http.StatusBadRequest, "invalidValue", "member %q is not a User id", v)
 		}
 		ids = append(ids, id)
 	}
-	if len(ids) == 0 {
+	if len(ids) == 0 || !mustExist {
 		return ids, nil
 	}
-	var found int
-	if err := tx.NewRaw("SELECT count(DISTINCT id) FROM members WHERE org_id = ? AND id = ANY(?)", orgID, pgdialect.Array(ids)).Scan(ctx, &found); err != nil {
+	var missing []int64
+	if err := tx.NewRaw("SELECT array_agg(DISTINCT i) FROM unnest(?::bigint[]) i WHERE NOT EXISTS (SELECT 1 FROM members WHERE org_id = ? AND id = i)",
+		pgdialect.Array(ids), orgID).Scan(ctx, pgdialect.Array(&missing)); err != nil {
 		return nil, err
 	}
-	distinct := map[int64]bool{}
-	for _, id := range ids {
-		distinct[id] = true
-	}
-	if found != len(distinct) {
-		return nil, scim.Errorf(http.StatusBadRequest, "invalidValue", "some members are not Users of this organization")
+	if len(missing) > 0 {
+		names := make([]string, 0, min(len(missing), 10))
+		for _, id := range missing[:min(len(missing), 10)] {
+			names = append(names, strconv.FormatInt(id, 10))
+		}
+		more := ""
+		if len(missing) > 10 {
+			more = fmt.Sprintf(" and %d more", len(missing)-10)
+		}
+		return nil, scim.Errorf(http.StatusBadRequest, "invalidValue", "members %s%s are not Users of this organization", strings.Join(names, ", "), more)
 	}
 	return ids, nil
 }
@@ -172,7 +182,7 @@ func parseMemberIDs(ctx context.Context, tx bun.IDB, orgID int64, values []strin
 // 10,000+ members are never loaded).
 func applyMemberSteps(ctx context.Context, tx bun.Tx, orgID, teamID int64, steps []scim.MemberStep) error {
 	for _, st := range steps {
-		ids, err := parseMemberIDs(ctx, tx, orgID, st.IDs)
+		ids, err := parseMemberIDs(ctx, tx, orgID, st.IDs, st.Kind == "add" || st.Kind == "replace")
 		if err != nil {
 			return err
 		}

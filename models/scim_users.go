@@ -16,13 +16,17 @@ import (
 	"gatehouse/models/scim"
 )
 
-// SCIM Users are members (SPEC §5): the SCIM id is the member id, userName the email.
+// SCIM Users are members (SPEC §5): the SCIM id is the member id; userName is kept as
+// the IdP sent it (unique per org ignoring case; a member SCIM never named shows its
+// email); the member's email comes from emails (primary, else work, else userName
+// when it is an address).
 
 // scimMember is a member as SCIM reads it.
 type scimMember struct {
 	ID                int64     `bun:"id"`
 	UserID            *int64    `bun:"user_id"`
 	Email             string    `bun:"email"`
+	SCIMUserName      string    `bun:"scim_user_name"` // userName as sent, else the email
 	UserName          string    `bun:"user_name"`
 	Role              Role      `bun:"role"`
 	Active            bool      `bun:"active"`
@@ -50,7 +54,7 @@ const (
 	scimFamilySQL   = `CASE WHEN ` + scimUnnamed + ` THEN btrim(substr(` + scimAccountName + `, length(split_part(` + scimAccountName + `, ' ', 1)) + 1)) ELSE m.family_name END`
 )
 
-const scimMemberColumns = `m.id, m.user_id, m.email, coalesce(u.name, '') AS user_name,
+const scimMemberColumns = `m.id, m.user_id, m.email, coalesce(m.user_name, m.email) AS scim_user_name, coalesce(u.name, '') AS user_name,
 	m.role, m.active, m.external_id, m.given_name, m.family_name, m.display_name, m.idp_role_restricted, m.joined_via,
 	` + scimGivenSQL + ` AS shown_given_name, ` + scimFamilySQL + ` AS shown_family_name,
 	m.created_at, m.updated_at,
@@ -59,7 +63,7 @@ const scimMemberColumns = `m.id, m.user_id, m.email, coalesce(u.name, '') AS use
 
 // SCIMUserFilter maps the User attributes that filters may use to SQL (SPEC §5).
 var SCIMUserFilter = scim.FilterSpec{
-	"username":          {SQL: "lower(m.email)", Type: scim.String}, // indexed (org_id, lower(email))
+	"username":          {SQL: "lower(coalesce(m.user_name, m.email))", Type: scim.String}, // indexed (members_org_user_name_key)
 	"emails.value":      {SQL: "lower(m.email)", Type: scim.String},
 	"emails.type":       {SQL: "'work'", Type: scim.String},
 	"externalid":        {SQL: "m.external_id", Type: scim.String, CaseExact: true},
@@ -83,7 +87,7 @@ func (r *scimMember) stored(base string) *scim.User {
 }
 
 func (r *scimMember) resource(base, given, family string) *scim.User {
-	u := &scim.User{ID: strconv.FormatInt(r.ID, 10), UserName: r.Email, DisplayName: r.DisplayName,
+	u := &scim.User{ID: strconv.FormatInt(r.ID, 10), UserName: r.SCIMUserName, DisplayName: r.DisplayName,
 		Name:   scim.Name{GivenName: given, FamilyName: family},
 		Emails: []scim.Email{{Value: r.Email, Type: "work", Primary: true}},
 		// A pending member reads as active (SPEC §5); a deactivated one as inactive.
@@ -245,25 +249,60 @@ func scimRole(in string, fallback Role) (Role, bool, error) {
 	return r, true, nil
 }
 
+// scimEmail is the member email of u: the primary email, else the work one, else the
+// userName when it is an address (SPEC §5). None is 400 invalidValue.
 func scimEmail(u *scim.User) (string, error) {
-	email := strings.TrimSpace(u.UserName)
-	if e, ok := validEmail(email); ok {
-		return e, nil
-	}
 	for _, e := range u.Emails {
-		if e.Primary || len(u.Emails) == 1 {
+		if e.Primary {
 			if v, ok := validEmail(e.Value); ok {
 				return v, nil
 			}
 		}
 	}
-	return "", scim.Errorf(http.StatusBadRequest, "invalidValue", "userName must be an email address")
+	for _, e := range u.Emails {
+		if strings.EqualFold(e.Type, "work") {
+			if v, ok := validEmail(e.Value); ok {
+				return v, nil
+			}
+		}
+	}
+	if v, ok := validEmail(strings.TrimSpace(u.UserName)); ok {
+		return v, nil
+	}
+	if len(u.Emails) == 1 {
+		if v, ok := validEmail(u.Emails[0].Value); ok {
+			return v, nil
+		}
+	}
+	return "", scim.Errorf(http.StatusBadRequest, "invalidValue", "A User needs an email address: a primary or work email, or a userName that is an address")
 }
 
-// ProvisionSCIMUser creates a pending member for u and emails the invitation in the
-// same transaction (SPEC §5). The same email already in the org (any case, pending or
-// not) is a 409 uniqueness error.
+// maxUserName is the longest userName kept (the column's CHECK), in characters.
+const maxUserName = 512
+
+// scimUserName is userName as the IdP sent it (trimmed), checked.
+func scimUserName(u *scim.User) (string, error) {
+	name := strings.TrimSpace(u.UserName)
+	if name == "" {
+		return "", scim.Errorf(http.StatusBadRequest, "invalidValue", "userName is required")
+	}
+	if err := scimText("userName", name, maxUserName); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// ProvisionSCIMUser creates a pending member for u and emails the invitation to the
+// member email in the same transaction (SPEC §5). It goes through BindPerson: the
+// same person already provisioned (userName in any case, externalId or email) is a
+// 409 uniqueness error; a member who joined by SSO or invitation before SCIM was on
+// is adopted (the IdP manages them from now on) unless they are an owner or a
+// pending UI invitation (SCIM never touches those).
 func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, base string, u *scim.User) (*scim.User, error) {
+	userName, err := scimUserName(u)
+	if err != nil {
+		return nil, err
+	}
 	email, err := scimEmail(u)
 	if err != nil {
 		return nil, err
@@ -281,33 +320,60 @@ func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID in
 		if err := Authorize(Principal{Channel: ChannelSCIM}, ActInvite, Target{NewRole: role}); err != nil {
 			return scimForbidden(err)
 		}
-		exists, err := tx.NewSelect().TableExpr("members AS m").
-			Where("m.org_id = ? AND lower(m.email) = lower(?)", orgID, email).Exists(ctx) // indexed
+		token, hash := newToken()
+		m, b, err := BindPerson(ctx, tx, orgID, Person{IdPUserID: userName, ExternalID: u.ExternalID, Email: email, FromIdP: true}, func() *Member {
+			expires := time.Now().Add(InvitationLifetime)
+			return &Member{InviteEmail: &email, UserName: &userName, Role: role, JoinedVia: JoinedSCIM, InviteTokenHash: &hash,
+				InviteExpiresAt: &expires, IDPProvisioned: true, IDPRoleRestricted: locked, Active: u.Active}
+		})
+		if errors.Is(err, ErrConflict) {
+			return scimConflict(userName)
+		}
 		if err != nil {
 			return err
 		}
-		if exists {
-			return scim.Errorf(http.StatusConflict, "uniqueness", "User %s already exists in this organization", email)
-		}
-		token, hash := newToken()
-		expires := time.Now().Add(InvitationLifetime)
-		m := &Member{OrgID: orgID, InviteEmail: &email, Role: role, JoinedVia: JoinedSCIM, InviteTokenHash: &hash,
-			InviteExpiresAt: &expires, IDPProvisioned: true, IDPRoleRestricted: locked, Active: u.Active}
-		if _, err := tx.NewInsert().Model(m).Returning("id").Exec(ctx); err != nil {
-			if isUniqueViolation(err, "") {
-				return scim.Errorf(http.StatusConflict, "uniqueness", "User %s already exists in this organization", email)
+		if b == BindFound {
+			if m.IDPProvisioned || m.Role == RoleOwner || m.Pending() {
+				return scimConflict(userName)
 			}
-			return fmt.Errorf("insert SCIM member: %w", err)
-		}
-		if err := setSCIMAttributes(ctx, tx, m.ID, u); err != nil {
-			return err
-		}
-		if err := audit(ctx, tx, orgID, actor, EventMemberInvited, email, map[string]any{"role": role, "via": "SCIM"}); err != nil {
-			return err
-		}
-		if u.Active {
-			if err := mailer.enqueue(ctx, tx, invitationEmail(org, Actor{Label: org.Name}, email, token)); err != nil {
+			// Adopt the member who joined before SCIM: the IdP names them from now on.
+			if _, err := tx.NewRaw("UPDATE members SET user_name = ?, idp_provisioned = true, updated_at = now() WHERE id = ?", userName, m.ID).Exec(ctx); err != nil {
+				if isUniqueViolation(err, "") {
+					return scimConflict(userName)
+				}
 				return err
+			}
+			if err := setSCIMAttributes(ctx, tx, m.ID, u); err != nil {
+				return err
+			}
+			if u.OrgRole != "" && role != m.Role {
+				if _, err := tx.NewRaw("UPDATE members SET role = ?, idp_role_restricted = true WHERE id = ?", role, m.ID).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			row, err := getSCIMMember(ctx, tx, orgID, strconv.FormatInt(m.ID, 10), false)
+			if err != nil {
+				return err
+			}
+			if !u.Active && m.Active {
+				if err := setMemberActive(ctx, tx, orgID, actor, row, false); err != nil {
+					return err
+				}
+			}
+			if err := audit(ctx, tx, orgID, actor, EventMemberUpdated, m.Email, map[string]any{"via": "SCIM", "adopted": true, "userName": userName}); err != nil {
+				return err
+			}
+		} else {
+			if err := setSCIMAttributes(ctx, tx, m.ID, u); err != nil {
+				return err
+			}
+			if err := audit(ctx, tx, orgID, actor, EventMemberInvited, email, map[string]any{"role": role, "via": "SCIM", "userName": userName}); err != nil {
+				return err
+			}
+			if u.Active {
+				if err := mailer.enqueue(ctx, tx, invitationEmail(org, Actor{Label: org.Name}, email, token)); err != nil {
+					return err
+				}
 			}
 		}
 		r, err := getSCIMMember(ctx, tx, orgID, strconv.FormatInt(m.ID, 10), false)
@@ -343,11 +409,15 @@ func authorizeSCIMChange(row *scimMember, next *scim.User) error {
 			return err
 		}
 	}
+	readdress := !strings.EqualFold(strings.TrimSpace(next.UserName), row.SCIMUserName)
 	if row.UserID == nil {
 		if email, err := scimEmail(next); err == nil && !strings.EqualFold(email, row.Email) {
-			if err := check(ActReaddressMember, t); err != nil {
-				return err
-			}
+			readdress = true
+		}
+	}
+	if readdress {
+		if err := check(ActReaddressMember, t); err != nil {
+			return err
 		}
 	}
 	if next.OrgRole != "" && !strings.EqualFold(next.OrgRole, string(row.Role)) {
@@ -418,14 +488,20 @@ func clip(s string, n int) string {
 	return strings.TrimSpace(string([]rune(s)[:n]))
 }
 
-// ReplaceSCIMUser applies a full User (PUT) to member id of org.
-func ReplaceSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, base, id string, u *scim.User) (*scim.User, error) {
-	return updateSCIMUser(ctx, db, orgID, actor, base, id, func(*scim.User) (*scim.User, error) { return u, nil })
+// ReplaceSCIMUser applies a full User (PUT) to member id of org. A body without
+// "active" (activeSent false) leaves it as it is: absent means unchanged.
+func ReplaceSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, base, id string, u *scim.User, activeSent bool) (*scim.User, error) {
+	return updateSCIMUser(ctx, db, mailer, orgID, actor, base, id, func(cur *scim.User) (*scim.User, error) {
+		if !activeSent {
+			u.Active = cur.Active
+		}
+		return u, nil
+	})
 }
 
 // PatchSCIMUser applies PATCH operations (all or nothing) to member id of org.
-func PatchSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, base, id string, ops []scim.PatchOp) (*scim.User, error) {
-	return updateSCIMUser(ctx, db, orgID, actor, base, id, func(cur *scim.User) (*scim.User, error) {
+func PatchSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, base, id string, ops []scim.PatchOp) (*scim.User, error) {
+	return updateSCIMUser(ctx, db, mailer, orgID, actor, base, id, func(cur *scim.User) (*scim.User, error) {
 		if err := scim.ApplyUserPatch(cur, ops); err != nil {
 			return nil, err
 		}
@@ -436,7 +512,7 @@ func PatchSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, ba
 // updateSCIMUser loads the member, lets change compute the new resource, and saves
 // the differences in one transaction: names, externalId, email of a pending member,
 // role (locked in the UI once set by the IdP), active (deactivation ends sessions).
-func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, base, id string, change func(*scim.User) (*scim.User, error)) (*scim.User, error) {
+func updateSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, base, id string, change func(*scim.User) (*scim.User, error)) (*scim.User, error) {
 	var out *scim.User
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		row, err := getSCIMMember(ctx, tx, orgID, id, true)
@@ -459,27 +535,55 @@ func updateSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 			return err
 		}
 		label := row.Email
+		userName, err := scimUserName(next)
+		if err != nil {
+			return err
+		}
+		if userName != row.SCIMUserName {
+			if _, err := tx.NewRaw("UPDATE members SET user_name = ? WHERE id = ?", userName, row.ID).Exec(ctx); err != nil {
+				if isUniqueViolation(err, "") {
+					return scimConflict(userName)
+				}
+				return err
+			}
+		}
+		// A pending member's address is the IdP's to change: the invitation is sent
+		// again to the new address and the old link stops working. A member who
+		// joined keeps their account's email (another org's IdP must not rename a
+		// global account); their userName changes above.
+		reinvite := row.UserID == nil && next.Active && !row.Active
 		if row.UserID == nil {
 			email, err := scimEmail(next)
 			if err != nil {
 				return err
 			}
-			if !strings.EqualFold(email, row.Email) {
-				taken, err := tx.NewSelect().TableExpr("members AS m").
-					Where("m.org_id = ? AND m.id <> ? AND lower(m.email) = lower(?)", orgID, row.ID, email).Exists(ctx)
+			// A member whose userName was its address and who has no other email:
+			// the address follows a new userName that is an address.
+			if strings.EqualFold(row.SCIMUserName, row.Email) && strings.EqualFold(email, row.Email) && !strings.EqualFold(userName, row.SCIMUserName) {
+				if v, ok := validEmail(userName); ok {
+					email = v
+				}
+			}
+			if email != row.Email {
+				if _, err := tx.NewRaw("UPDATE members SET invite_email = ? WHERE id = ?", email, row.ID).Exec(ctx); err != nil {
+					if isUniqueViolation(err, "") {
+						return scimConflict(userName)
+					}
+					return err
+				}
+				label = email
+				reinvite = reinvite || (next.Active && !strings.EqualFold(email, row.Email))
+			}
+			if reinvite {
+				org, err := getOrg(ctx, tx, orgID)
 				if err != nil {
 					return err
 				}
-				if taken {
-					return scim.Errorf(http.StatusConflict, "uniqueness", "User %s already exists in this organization", email)
-				}
-				if _, err := tx.NewRaw("UPDATE members SET invite_email = ? WHERE id = ?", email, row.ID).Exec(ctx); err != nil {
+				if err := reissueInvitation(ctx, tx, mailer, org, row.ID, email); err != nil {
 					return err
 				}
 			}
 		}
-		// A member who joined keeps their account's email: userName changes are not
-		// applied to the global account (another org's IdP must not rename it).
 		if next.OrgRole != "" && !strings.EqualFold(next.OrgRole, string(row.Role)) {
 			role, _, err := scimRole(next.OrgRole, row.Role)
 			if err != nil {
@@ -563,6 +667,10 @@ func DeleteSCIMUser(ctx context.Context, db bun.IDB, orgID int64, actor Actor, i
 			if errors.Is(err, ErrForbidden) {
 				return scim.Errorf(http.StatusForbidden, "", "The last owner of the organization cannot be removed")
 			}
+			return err
+		}
+		// Deprovisioning wins: the person stays out until SCIM provisions them again.
+		if err := rememberSCIMRemoval(ctx, tx, orgID, row); err != nil {
 			return err
 		}
 		if row.UserID != nil {

@@ -99,15 +99,16 @@ func (e *SSOError) Error() string { return e.Reason + ": " + e.Message }
 
 // Reasons recorded in the sign-in log besides samlsp's.
 const (
-	ReasonReplay       = "replay"
-	ReasonNoProvider   = "no_provider"
-	ReasonMapping      = "mapping"
-	ReasonDeactivated  = "deactivated"
-	ReasonLinkConflict = "link_conflict"
-	ReasonNotAllowed   = "idp_initiated_disabled"
-	ReasonUnproven     = "email_unproven"
-	ReasonOtherBrowser = "other_browser"
-	ReasonOwnerInvite  = "owner_invitation"
+	ReasonReplay        = "replay"
+	ReasonNoProvider    = "no_provider"
+	ReasonMapping       = "mapping"
+	ReasonDeactivated   = "deactivated"
+	ReasonLinkConflict  = "link_conflict"
+	ReasonNotAllowed    = "idp_initiated_disabled"
+	ReasonUnproven      = "email_unproven"
+	ReasonOtherBrowser  = "other_browser"
+	ReasonOwnerInvite   = "owner_invitation"
+	ReasonDeprovisioned = "deprovisioned"
 )
 
 // SSOOutcome is what a successful assertion leads to.
@@ -230,44 +231,59 @@ func linkIdentity(ctx context.Context, tx bun.Tx, p *AuthProvider, userID int64,
 	return nil
 }
 
-// ensureMembership makes the user an active, linked member of org: an existing
-// membership is marked linked (a deactivated one is refused), a pending invitation
-// for the email is accepted, otherwise the user joins with the org's default role
-// (just-in-time; never above it).
-func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User, ip string) error {
-	m := new(Member)
-	err := tx.NewSelect().Model(m).Where("org_id = ? AND user_id = ?", org.ID, u.ID).For("UPDATE").Scan(ctx)
-	switch {
-	case err == nil:
-		if !m.Active {
-			return &SSOError{Reason: ReasonDeactivated, Message: "Your membership of this organization is deactivated.",
-				Hint: "The member is deactivated (SCIM); reactivate them in the IdP."}
-		}
-		_, err = tx.NewUpdate().Model(m).Set("sso_linked = true").Set("sso_invalid = false").Set("updated_at = now()").WherePK().Exec(ctx)
-		return err
-	case !IsNotFound(notFound(err, "")):
-		return err
-	}
+// ensureMembership makes the user an active, linked member of org through BindPerson
+// (one member per person): the account's membership, else the member the IdP
+// provisioned for this IdP user id (userName or externalId) or email — the first SSO
+// of a SCIM member lands on it and activates it —, else a live invitation for the
+// address, else a just-in-time member with the org's default role (never above it).
+// Deprovisioning always wins: a member the IdP deactivated or deleted is refused.
+// An owner invitation is never accepted here; an expired invitation is dropped.
+func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User, id SSOIdentity, ip string) error {
 	actor := Actor{UserID: u.ID, Label: u.Email, IP: ip}
-	if err := refuseOwnerInvitation(ctx, tx, org.ID, u.Email); err != nil {
+	p := Person{UserID: u.ID, IdPUserID: id.ID, Email: u.Email,
+		CanBind: func(m *Member) (bool, error) {
+			if m.Role == RoleOwner {
+				return false, &SSOError{Reason: ReasonOwnerInvite, Message: "You are invited as an owner: accept the invitation from your email first.",
+					Hint: "An owner invitation is accepted only through its emailed link, never through SSO."}
+			}
+			// A provisioned member binds whatever its invitation's age: the IdP says
+			// this person belongs here. An expired invitation made in the app does not.
+			live := m.InviteExpiresAt != nil && m.InviteExpiresAt.After(time.Now())
+			return m.IDPProvisioned || live, nil
+		}}
+	m, b, err := BindPerson(ctx, tx, org.ID, p, func() *Member {
+		return &Member{UserID: &u.ID, Role: org.DefaultRole, JoinedVia: JoinedSSO, SSOLinked: true, Active: true}
+	})
+	if err != nil {
+		return ssoBindError(err)
+	}
+	if _, err := tx.NewUpdate().Model(m).Set("sso_linked = true").Set("sso_invalid = false").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 		return err
 	}
-	inv := new(Member)
-	err = tx.NewSelect().Model(inv).Where("org_id = ? AND user_id IS NULL AND lower(invite_email) = lower(?) AND active AND invite_expires_at > now() AND role <> 'owner'", org.ID, u.Email).For("UPDATE").Scan(ctx)
-	if err == nil {
-		if _, err := tx.NewUpdate().Model(inv).Set("user_id = ?", u.ID).Set("invite_email = NULL").Set("invite_token_hash = NULL").
-			Set("invite_expires_at = NULL").Set("sso_linked = true").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("accept invitation through SSO: %w", err)
+	switch b {
+	case BindBound:
+		via := "invitation (SSO)"
+		if m.IDPProvisioned {
+			via = "SCIM provisioning (first SSO)"
 		}
-		return audit(ctx, tx, org.ID, actor, EventMemberJoined, u.Email, map[string]any{"role": inv.Role, "via": "invitation (SSO)"})
-	} else if !IsNotFound(notFound(err, "")) {
-		return err
+		return audit(ctx, tx, org.ID, actor, EventMemberJoined, u.Email, map[string]any{"role": m.Role, "via": via})
+	case BindCreated:
+		return audit(ctx, tx, org.ID, System("SSO just-in-time"), EventMemberJoined, u.Email, map[string]any{"role": m.Role, "via": "SSO just-in-time"})
 	}
-	jit := &Member{OrgID: org.ID, UserID: &u.ID, Role: org.DefaultRole, JoinedVia: JoinedSSO, SSOLinked: true, Active: true}
-	if _, err := tx.NewInsert().Model(jit).Exec(ctx); err != nil {
-		return fmt.Errorf("just-in-time membership: %w", err)
+	return nil
+}
+
+// ssoBindError turns BindPerson's refusals into sign-in errors.
+func ssoBindError(err error) error {
+	switch {
+	case errors.Is(err, ErrDeprovisioned):
+		return &SSOError{Reason: ReasonDeprovisioned, Message: "Your access to this organization was removed by the organization's identity provider.",
+			Hint: "The member is deactivated or deleted by SCIM; the IdP must reactivate or provision them again."}
+	case errors.Is(err, ErrConflict):
+		return &SSOError{Reason: ReasonLinkConflict, Message: samlsp.MsgInvalidIdentity,
+			Hint: "The member this IdP user is provisioned as belongs to another account, or another member has this address."}
 	}
-	return audit(ctx, tx, org.ID, System("SSO just-in-time"), EventMemberJoined, u.Email, map[string]any{"role": jit.Role, "via": "SSO just-in-time"})
+	return err
 }
 
 // refuseOwnerInvitation stops an SSO sign-in for an address with a pending owner
@@ -298,6 +314,13 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	}
 	var userID int64
 	err = tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
+	if err != nil && !IsNotFound(notFound(err, "")) {
+		return nil, err
+	}
+	// Deprovisioning always wins, before any account is made or linked.
+	if err := checkNotDeprovisioned(ctx, tx, org.ID, Person{UserID: userID, IdPUserID: id.ID, Email: id.Email}); err != nil {
+		return nil, ssoBindError(err)
+	}
 	if err == nil {
 		u, err := GetUser(ctx, tx, userID)
 		if err != nil {
@@ -319,7 +342,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 			WHERE provider_id = ? AND idp_user_id = ?`, id.NameID, identityAttributes(id.Attributes), p.ID, id.ID).Exec(ctx); err != nil {
 			return nil, err
 		}
-		if err := ensureMembership(ctx, tx, org, u, ip); err != nil {
+		if err := ensureMembership(ctx, tx, org, u, id, ip); err != nil {
 			return nil, err
 		}
 		return &SSOOutcome{User: u}, nil
@@ -363,7 +386,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	if err := linkIdentity(ctx, tx, p, u.ID, id); err != nil {
 		return nil, err
 	}
-	if err := ensureMembership(ctx, tx, org, u, ip); err != nil {
+	if err := ensureMembership(ctx, tx, org, u, id, ip); err != nil {
 		return nil, err
 	}
 	return &SSOOutcome{User: u}, nil

@@ -29,8 +29,8 @@ func ServiceProviderConfig(baseURL string) map[string]any {
 	}
 }
 
-// ResourceTypes are the /ResourceTypes resources: User (with the Gatehouse extension,
-// not required) and Group, in that order.
+// ResourceTypes are the /ResourceTypes resources: User (with the Gatehouse and the
+// enterprise extensions, not required) and Group, in that order.
 func ResourceTypes(baseURL string) []map[string]any {
 	baseURL = strings.TrimRight(baseURL, "/")
 	rt := func(name, endpoint, description, schema string) map[string]any {
@@ -45,11 +45,12 @@ func ResourceTypes(baseURL string) []map[string]any {
 		}
 	}
 	user := rt("User", "/Users", "User Account", SchemaUser)
-	user["schemaExtensions"] = []map[string]any{{"schema": SchemaExtension, "required": false}}
+	user["schemaExtensions"] = []map[string]any{{"schema": SchemaExtension, "required": false}, {"schema": SchemaEnterpriseUser, "required": false}}
 	return []map[string]any{user, rt("Group", "/Groups", "Group", SchemaGroup)}
 }
 
-// Schemas are the /Schemas resources: User, Group and the Gatehouse extension, listing
+// Schemas are the /Schemas resources: User, Group, the Gatehouse and the enterprise
+// extensions, listing
 // only the attributes Gatehouse keeps (the common id, externalId and meta are not
 // listed, RFC 7643 §3.1).
 func Schemas(baseURL string) []map[string]any {
@@ -65,13 +66,13 @@ func Schemas(baseURL string) []map[string]any {
 		}
 	}
 	user := schema(SchemaUser, "User", "User Account",
-		attr("userName", "string", "The member's email address; unique in the organization", required, unique),
+		attr("userName", "string", "The IdP's identifier for the member, kept as sent; unique in the organization ignoring case", required, unique),
 		complexAttr("name", "The components of the member's name", false, readWrite,
 			attr("formatted", "string", "The full name, built from givenName and familyName", readOnly),
 			attr("familyName", "string", "The family name"),
 			attr("givenName", "string", "The given name")),
 		attr("displayName", "string", "The name displayed for the member"),
-		complexAttr("emails", "The member's work email (the userName)", true, readWrite,
+		complexAttr("emails", "The member's email: the primary one, else the work one (else the userName when it is an address); invitations go there", true, readWrite,
 			with(attr("value", "string", "The email address"), "required", true),
 			with(attr("type", "string", "The kind of email"), "canonicalValues", []string{"work", "home", "other"}),
 			attr("primary", "boolean", "Whether this is the primary email")),
@@ -91,7 +92,19 @@ func Schemas(baseURL string) []map[string]any {
 		with(attr("orgRole", "string", "The member's role in the organization; owner cannot be granted through SCIM. "+
 			"A role set here can no longer be changed in Gatehouse"), "canonicalValues", []string{"member", "admin", "manager", "billing"}),
 	)
-	return []map[string]any{user, group, ext}
+	// Accepted on input; Gatehouse stores none of it (listed so clients see it is known).
+	enterprise := schema(SchemaEnterpriseUser, "EnterpriseUser", "Enterprise User (accepted and not stored)",
+		attr("employeeNumber", "string", "Not stored"),
+		attr("costCenter", "string", "Not stored"),
+		attr("organization", "string", "Not stored"),
+		attr("division", "string", "Not stored"),
+		attr("department", "string", "Not stored"),
+		complexAttr("manager", "Not stored", false, readWrite,
+			attr("value", "string", "Not stored"),
+			with(attr("$ref", "reference", "Not stored"), "referenceTypes", []string{"User"}),
+			attr("displayName", "string", "Not stored", readOnly)),
+	)
+	return []map[string]any{user, group, ext, enterprise}
 }
 
 type attrOption func(map[string]any)

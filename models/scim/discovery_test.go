@@ -22,7 +22,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 	}{
 		{name: "ServiceProviderConfig", golden: "service-provider-config.json", doc: ServiceProviderConfig(base + "/")},
 		{name: "ResourceTypes", golden: "resource-types.json", doc: ListResponse{TotalResults: 2, StartIndex: 1, Resources: []any{resourceTypes[0], resourceTypes[1]}}},
-		{name: "Schemas", golden: "schemas.json", doc: ListResponse{TotalResults: 3, StartIndex: 1, Resources: []any{schemas[0], schemas[1], schemas[2]}}},
+		{name: "Schemas", golden: "schemas.json", doc: ListResponse{TotalResults: 4, StartIndex: 1, Resources: []any{schemas[0], schemas[1], schemas[2], schemas[3]}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +87,8 @@ func TestDiscoveryConformance(t *testing.T) {
 	}
 	roundTrip(t, ResourceTypes(base), &rts)
 	if len(rts) != 2 || rts[0].Endpoint != "/Users" || rts[0].Name != "User" || rts[0].Schema != SchemaUser ||
-		len(rts[0].SchemaExtensions) != 1 || rts[0].SchemaExtensions[0].Schema != SchemaExtension || rts[0].SchemaExtensions[0].Required ||
+		len(rts[0].SchemaExtensions) != 2 || rts[0].SchemaExtensions[0].Schema != SchemaExtension || rts[0].SchemaExtensions[0].Required ||
+		rts[0].SchemaExtensions[1].Schema != SchemaEnterpriseUser || rts[0].SchemaExtensions[1].Required ||
 		rts[0].Meta.Location != base+"/ResourceTypes/User" ||
 		rts[1].Endpoint != "/Groups" || rts[1].Name != "Group" || rts[1].Schema != SchemaGroup || rts[1].SchemaExtensions != nil {
 		t.Fatalf("ResourceTypes = %+v", rts)
@@ -108,6 +109,8 @@ func TestDiscoveryConformance(t *testing.T) {
 		SchemaUser:      {"userName:readWrite", "name:readWrite", "displayName:readWrite", "emails:readWrite", "active:readWrite", "groups:readOnly"},
 		SchemaGroup:     {"displayName:readWrite", "members:readWrite"},
 		SchemaExtension: {"orgRole:readWrite"},
+		SchemaEnterpriseUser: {"employeeNumber:readWrite", "costCenter:readWrite", "organization:readWrite", "division:readWrite",
+			"department:readWrite", "manager:readWrite"},
 	}
 	deepEqual(t, "schema attributes", got, want)
 	if schemas[0].Description != "User Account" { // Microsoft's collection looks for it

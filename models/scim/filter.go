@@ -323,7 +323,33 @@ func parseFilter(s string) (filter.Expression, error) {
 			return expr, nil
 		}
 	}
+	if folded := foldValuePathSub(s); folded != s {
+		if expr, err2 := filter.ParseFilterNumber([]byte(folded)); err2 == nil {
+			return expr, nil
+		}
+	}
 	return nil, err
+}
+
+// valuePathSubRE is `attr[filter].sub op "value"` (or `… pr`), which Entra sends
+// (`emails[type eq "work"].value eq "a@example.com"`) and the RFC grammar lacks.
+var valuePathSubRE = regexp.MustCompile(`(?i)([A-Za-z][A-Za-z0-9_$-]*)\[([^\]"]*(?:"(?:[^"\\]|\\.)*"[^\]"]*)*)\]\.([A-Za-z][A-Za-z0-9_$-]*) +(?:(pr)\b|(eq|ne|co|sw|ew|gt|ge|lt|le) +("(?:[^"\\]|\\.)*"|[^ ()\[\]]+))`)
+
+// foldValuePathSub rewrites `attr[filter].sub op value` as the equivalent RFC form
+// `attr[filter and sub op value]`.
+func foldValuePathSub(s string) string {
+	return valuePathSubRE.ReplaceAllStringFunc(s, func(m string) string {
+		g := valuePathSubRE.FindStringSubmatch(m)
+		cmp := g[3] + " pr"
+		if g[4] == "" {
+			cmp = g[3] + " " + g[5] + " " + g[6]
+		}
+		inner := g[2]
+		if strings.Contains(strings.ToLower(inner), " or ") {
+			inner = "(" + inner + ")" // keeps the meaning; the parser may still refuse it
+		}
+		return g[1] + "[" + inner + " and " + cmp + "]"
+	})
 }
 
 var (

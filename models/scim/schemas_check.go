@@ -3,11 +3,14 @@ package scim
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
-// CheckSchemas refuses a resource body whose "schemas" lists a URN this server does
-// not know, or lacks core when it lists any (RFC 7643 §3). A body without "schemas"
-// is accepted: some clients leave it out of PUT bodies.
+// CheckSchemas refuses a resource body whose "schemas" lacks core when it lists any,
+// or lists another resource's core schema (RFC 7643 §3). Extension URNs this server
+// does not know (Okta custom attributes, Entra custom extensions) are accepted and
+// their attributes ignored. A body without "schemas" is accepted: some clients leave
+// it out of PUT bodies.
 func CheckSchemas(body []byte, core string, extensions ...string) error {
 	var doc struct {
 		Schemas []string `json:"schemas"`
@@ -24,7 +27,7 @@ func CheckSchemas(body []byte, core string, extensions ...string) error {
 	}
 	hasCore := false
 	for _, s := range doc.Schemas {
-		if !known[s] {
+		if !known[s] && (s == SchemaUser || s == SchemaGroup || !strings.HasPrefix(strings.ToLower(s), "urn:")) {
 			return Errorf(http.StatusBadRequest, "invalidSyntax", "unknown schema %q", s)
 		}
 		hasCore = hasCore || s == core

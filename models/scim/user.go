@@ -158,7 +158,7 @@ func (u *User) PrimaryEmail() string {
 // the URN-qualified key, or from top-level "orgRole" / "sentryOrgRole" (in that order
 // of precedence); booleans may be strings; unknown and read-only attributes (id, meta,
 // groups, the enterprise extension …) are ignored. Absent or null "active" reads as
-// true. userName is required (400 invalidValue); a body that is not a JSON object is
+// true (SendsActive tells whether it was sent: a PUT without it keeps the stored value). userName is required (400 invalidValue); a body that is not a JSON object is
 // 400 invalidSyntax. Email syntax and roles are the caller's to check.
 func ParseUser(body []byte) (*User, error) {
 	fields, err := bodyObject(body)
@@ -386,4 +386,23 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 		return s[len(prefix):], true
 	}
 	return s, false
+}
+
+// SendsActive reports whether a User body carries a non-null "active" (any case, or
+// URN-qualified). A PUT without it leaves the member's state as it is.
+func SendsActive(body []byte) bool {
+	fields, err := bodyObject(body)
+	if err != nil {
+		return false
+	}
+	for _, f := range fields {
+		key := strings.ToLower(f.Key)
+		if rest, ok := cutPrefixFold(key, SchemaUser+":"); ok {
+			key = rest
+		}
+		if key == "active" && !isNull(f.Value) {
+			return true
+		}
+	}
+	return false
 }

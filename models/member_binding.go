@@ -1,0 +1,252 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/models/scim"
+)
+
+// One member per person per org (SPEC §5, SECURITY.md "Deprovisioning always wins").
+//
+// Every channel that brings a person into an org — SCIM create, SSO (just in time or
+// the first sign-in of a provisioned member), an invitation link, a UI invitation —
+// goes through BindPerson, which finds the member that already is this person or
+// binds/creates exactly one. The database backs it: (org, lower(email)) and
+// (org, lower(userName)) are unique among members.
+
+// Person is who a channel names.
+type Person struct {
+	// UserID is the account (SSO sign-in, invitation link); 0 when none yet.
+	UserID int64
+	// IdPUserID is the IdP's user id: the SCIM userName, or an SSO identity's user id
+	// (the provider's "IdP User ID" mapping; Entra's seed mapping is the UPN). It
+	// matches a member's userName, then its externalId.
+	IdPUserID string
+	// ExternalID is the SCIM externalId (SCIM only).
+	ExternalID string
+	// Email is the address the channel gives; the last resort for matching.
+	Email string
+	// FromIdP: the organization's IdP itself speaks (SCIM). Only it can bring back a
+	// person it deprovisioned.
+	FromIdP bool
+	// CanBind, when set, decides whether a pending member found for the account may
+	// be bound to it: false drops that pending row (an expired invitation) and
+	// creates instead; an error refuses.
+	CanBind func(*Member) (bool, error)
+}
+
+// Binding is what BindPerson did.
+type Binding int
+
+// Bindings.
+const (
+	BindNone    Binding = iota // nobody matched and nothing was created
+	BindFound                  // the person's member exists (returned as is)
+	BindBound                  // a pending member was bound to Person.UserID
+	BindCreated                // the member create returned was inserted
+)
+
+// ErrDeprovisioned refuses a person the organization's IdP deactivated or deleted.
+var ErrDeprovisioned = Forbidden("Your access to this organization was removed by the organization's identity provider. Ask your administrator to restore it there.")
+
+// findPersonMember returns the member of org that is p, locked, or nil. Order: the
+// account's membership, the IdP user id as userName, as externalId, then the email.
+func findPersonMember(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*Member, error) {
+	var conds []string
+	var args []any
+	order := "CASE WHEN false THEN 0"
+	if p.UserID != 0 {
+		conds = append(conds, "user_id = ?")
+		args = append(args, p.UserID)
+		order += fmt.Sprintf(" WHEN user_id = %d THEN 0", p.UserID)
+	}
+	if p.IdPUserID != "" {
+		conds = append(conds, "lower(coalesce(user_name, email)) = lower(?)", "external_id = ?")
+		args = append(args, p.IdPUserID, p.IdPUserID)
+	}
+	if p.ExternalID != "" && p.ExternalID != p.IdPUserID {
+		conds = append(conds, "external_id = ?")
+		args = append(args, p.ExternalID)
+	}
+	if p.Email != "" {
+		conds = append(conds, "lower(email) = lower(?)")
+		args = append(args, p.Email)
+	}
+	if len(conds) == 0 {
+		return nil, nil
+	}
+	var rows []Member
+	q := tx.NewSelect().Model(&rows).Where("org_id = ?", orgID).
+		Where("("+strings.Join(conds, " OR ")+")", args...)
+	if p.IdPUserID != "" {
+		order += " WHEN lower(coalesce(user_name, email)) = lower(?) THEN 1 WHEN external_id = ? THEN 2"
+		q.OrderExpr(order+" ELSE 3 END, id", p.IdPUserID, p.IdPUserID)
+	} else {
+		q.OrderExpr(order + " ELSE 3 END, id")
+	}
+	if err := q.Limit(1).For("UPDATE").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("find member: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
+}
+
+// removedByIdP reports whether SCIM deleted this person from org (and has not
+// provisioned them again).
+func removedByIdP(ctx context.Context, db bun.IDB, orgID int64, p Person) (bool, error) {
+	var conds []string
+	var args []any
+	if p.UserID != 0 {
+		conds = append(conds, "user_id = ?")
+		args = append(args, p.UserID)
+	}
+	for _, v := range []string{p.IdPUserID, p.Email} {
+		if v != "" {
+			conds = append(conds, "lower(user_name) = lower(?)", "lower(email) = lower(?)")
+			args = append(args, v, v)
+		}
+	}
+	for _, v := range []string{p.IdPUserID, p.ExternalID} {
+		if v != "" {
+			conds = append(conds, "external_id = ?")
+			args = append(args, v)
+		}
+	}
+	if len(conds) == 0 {
+		return false, nil
+	}
+	return db.NewSelect().TableExpr("scim_removed").Where("org_id = ?", orgID).
+		Where("("+strings.Join(conds, " OR ")+")", args...).Exists(ctx)
+}
+
+// CheckNotDeprovisioned is the deprovisioning rule alone, for channels that decide
+// before they know the member (an SSO sign-in before it creates an account).
+func checkNotDeprovisioned(ctx context.Context, tx bun.IDB, orgID int64, p Person) error {
+	if p.FromIdP {
+		return nil
+	}
+	removed, err := removedByIdP(ctx, tx, orgID, p)
+	if err != nil {
+		return err
+	}
+	if removed {
+		return ErrDeprovisioned
+	}
+	m, err := findPersonMember(ctx, tx, orgID, p)
+	if err != nil {
+		return err
+	}
+	if m != nil && !m.Active {
+		return ErrDeprovisioned
+	}
+	return nil
+}
+
+// BindPerson finds the member of org that is p or makes one, for every channel:
+//   - deprovisioning always wins: unless the IdP itself speaks (FromIdP), a person
+//     SCIM deleted or a member it deactivated is ErrDeprovisioned;
+//   - a pending member found for an account (p.UserID) is bound to it (the
+//     invitation or SCIM provisioning is accepted: BindBound);
+//   - a member that belongs to another account is ErrConflict;
+//   - nobody found: create (when not nil) gives the row to insert (BindCreated),
+//     else BindNone. A concurrent insert of the same person is ErrConflict (the
+//     unique indexes), never a second row.
+//
+// The caller applies its channel's powers rule to what it does with the member.
+func BindPerson(ctx context.Context, tx bun.Tx, orgID int64, p Person, create func() *Member) (*Member, Binding, error) {
+	if !p.FromIdP {
+		removed, err := removedByIdP(ctx, tx, orgID, p)
+		if err != nil {
+			return nil, BindNone, err
+		}
+		if removed {
+			return nil, BindNone, ErrDeprovisioned
+		}
+	} else if _, err := tx.NewRaw(`DELETE FROM scim_removed WHERE org_id = ? AND (lower(user_name) = lower(?) OR lower(email) = lower(?) OR external_id = ?)`,
+		orgID, p.IdPUserID, p.Email, p.ExternalID).Exec(ctx); err != nil {
+		return nil, BindNone, err
+	}
+	m, err := findPersonMember(ctx, tx, orgID, p)
+	if err != nil {
+		return nil, BindNone, err
+	}
+	if m != nil {
+		if !m.Active && !p.FromIdP {
+			return m, BindFound, ErrDeprovisioned
+		}
+		if p.UserID == 0 || (m.UserID != nil && *m.UserID == p.UserID) {
+			return m, BindFound, nil
+		}
+		if m.UserID != nil {
+			return m, BindFound, fmt.Errorf("member %d belongs to another account: %w", m.ID, ErrConflict)
+		}
+		if p.CanBind != nil {
+			ok, err := p.CanBind(m)
+			if err != nil {
+				return nil, BindNone, err
+			}
+			if !ok {
+				if _, err := tx.NewDelete().Model(m).WherePK().Exec(ctx); err != nil {
+					return nil, BindNone, fmt.Errorf("drop expired invitation: %w", err)
+				}
+				return BindPerson(ctx, tx, orgID, Person{UserID: p.UserID, IdPUserID: p.IdPUserID, ExternalID: p.ExternalID, Email: p.Email, FromIdP: p.FromIdP}, create)
+			}
+		}
+		if _, err := tx.NewUpdate().Model(m).Set("user_id = ?", p.UserID).Set("invite_email = NULL").Set("invite_token_hash = NULL").
+			Set("invite_expires_at = NULL").Set("updated_at = now()").WherePK().Returning("*").Exec(ctx); err != nil {
+			if isUniqueViolation(err, "") {
+				return m, BindFound, fmt.Errorf("another member has this account's address: %w", ErrConflict)
+			}
+			return nil, BindNone, fmt.Errorf("bind member: %w", err)
+		}
+		return m, BindBound, nil
+	}
+	if create == nil {
+		return nil, BindNone, nil
+	}
+	m = create()
+	m.OrgID = orgID
+	if _, err := tx.NewInsert().Model(m).Returning("*").Exec(ctx); err != nil {
+		if isUniqueViolation(err, "") {
+			return nil, BindNone, fmt.Errorf("this person is already a member: %w", ErrConflict)
+		}
+		return nil, BindNone, fmt.Errorf("insert member: %w", err)
+	}
+	return m, BindCreated, nil
+}
+
+// rememberSCIMRemoval records that the IdP deleted the member (deprovisioning wins
+// until SCIM provisions the person again).
+func rememberSCIMRemoval(ctx context.Context, tx bun.Tx, orgID int64, row *scimMember) error {
+	var ext any
+	if row.ExternalID != nil {
+		ext = *row.ExternalID
+	}
+	_, err := tx.NewRaw(`INSERT INTO scim_removed (org_id, user_id, user_name, email, external_id) VALUES (?, ?, ?, ?, ?)`,
+		orgID, row.UserID, row.SCIMUserName, row.Email, ext).Exec(ctx)
+	return err
+}
+
+// reissueInvitation gives a pending member a new invitation link (the old one stops
+// working) and mails it to the member's current address.
+func reissueInvitation(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, memberID int64, email string) error {
+	token, hash := newToken()
+	if _, err := tx.NewRaw("UPDATE members SET invite_token_hash = ?, invite_expires_at = ?, updated_at = now() WHERE id = ? AND user_id IS NULL",
+		hash, time.Now().Add(InvitationLifetime), memberID).Exec(ctx); err != nil {
+		return fmt.Errorf("reissue invitation: %w", err)
+	}
+	return mailer.enqueue(ctx, tx, invitationEmail(org, Actor{Label: org.Name}, email, token))
+}
+
+// scimConflict is a SCIM 409 for a person who is already a member.
+func scimConflict(userName string) error {
+	return scim.Errorf(http.StatusConflict, "uniqueness", "User %s already exists in this organization", userName)
+}
