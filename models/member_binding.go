@@ -28,7 +28,8 @@ type Person struct {
 	// (the provider's "IdP User ID" mapping; Entra's seed mapping is the UPN). It
 	// matches a member's userName, then its externalId.
 	IdPUserID string
-	// ExternalID is the SCIM externalId (SCIM only).
+	// ExternalID is the SCIM externalId (SCIM only: it clears a deletion record; it
+	// never makes two Users the same person).
 	ExternalID string
 	// Email is the address the channel gives; the last resort for matching.
 	Email string
@@ -56,7 +57,8 @@ const (
 var ErrDeprovisioned = Forbidden("Your access to this organization was removed by the organization's identity provider. Ask your administrator to restore it there.")
 
 // findPersonMember returns the member of org that is p, locked, or nil. Order: the
-// account's membership, the IdP user id as userName, as externalId, then the email.
+// account's membership, the IdP user id as userName, as externalId (SSO only), then
+// the email.
 func findPersonMember(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*Member, error) {
 	var conds []string
 	var args []any
@@ -66,13 +68,17 @@ func findPersonMember(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*
 		args = append(args, p.UserID)
 		order += fmt.Sprintf(" WHEN user_id = %d THEN 0", p.UserID)
 	}
+	// The IdP user id of an SSO identity is the userName or the externalId (whichever
+	// the provider maps as IdP User ID). SCIM's own uniqueness is userName and email:
+	// externalId is the client's and need not be unique (RFC 7643 §3.1).
+	byExternal := p.IdPUserID != "" && !p.FromIdP
 	if p.IdPUserID != "" {
-		conds = append(conds, "lower(coalesce(user_name, email)) = lower(?)", "external_id = ?")
-		args = append(args, p.IdPUserID, p.IdPUserID)
+		conds = append(conds, "lower(coalesce(user_name, email)) = lower(?)")
+		args = append(args, p.IdPUserID)
 	}
-	if p.ExternalID != "" && p.ExternalID != p.IdPUserID {
+	if byExternal {
 		conds = append(conds, "external_id = ?")
-		args = append(args, p.ExternalID)
+		args = append(args, p.IdPUserID)
 	}
 	if p.Email != "" {
 		conds = append(conds, "lower(email) = lower(?)")
@@ -87,7 +93,7 @@ func findPersonMember(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*
 	if p.IdPUserID != "" {
 		order += " WHEN lower(coalesce(user_name, email)) = lower(?) THEN 1 WHEN external_id = ? THEN 2"
 		q.OrderExpr(order+" ELSE 3 END, id", p.IdPUserID, p.IdPUserID)
-	} else {
+	} else { // only the account or the email
 		q.OrderExpr(order + " ELSE 3 END, id")
 	}
 	if err := q.Limit(1).For("UPDATE").Scan(ctx); err != nil {

@@ -293,11 +293,10 @@ func scimUserName(u *scim.User) (string, error) {
 }
 
 // ProvisionSCIMUser creates a pending member for u and emails the invitation to the
-// member email in the same transaction (SPEC §5). It goes through BindPerson: the
-// same person already provisioned (userName in any case, externalId or email) is a
-// 409 uniqueness error; a member who joined by SSO or invitation before SCIM was on
-// is adopted (the IdP manages them from now on) unless they are an owner or a
-// pending UI invitation (SCIM never touches those).
+// member email in the same transaction (SPEC §5). It goes through BindPerson: a
+// member that already is this person (userName in any case, externalId or email;
+// pending or not) is a 409 uniqueness error — IdPs look the user up first and
+// PATCH it; a person SCIM deleted before is provisioned again.
 func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, base string, u *scim.User) (*scim.User, error) {
 	userName, err := scimUserName(u)
 	if err != nil {
@@ -333,47 +332,17 @@ func ProvisionSCIMUser(ctx context.Context, db bun.IDB, mailer *Mailer, orgID in
 			return err
 		}
 		if b == BindFound {
-			if m.IDPProvisioned || m.Role == RoleOwner || m.Pending() {
-				return scimConflict(userName)
-			}
-			// Adopt the member who joined before SCIM: the IdP names them from now on.
-			if _, err := tx.NewRaw("UPDATE members SET user_name = ?, idp_provisioned = true, updated_at = now() WHERE id = ?", userName, m.ID).Exec(ctx); err != nil {
-				if isUniqueViolation(err, "") {
-					return scimConflict(userName)
-				}
+			return scimConflict(userName) // pending or not (SPEC §5)
+		}
+		if err := setSCIMAttributes(ctx, tx, m.ID, u); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, orgID, actor, EventMemberInvited, email, map[string]any{"role": role, "via": "SCIM", "userName": userName}); err != nil {
+			return err
+		}
+		if u.Active {
+			if err := mailer.enqueue(ctx, tx, invitationEmail(org, Actor{Label: org.Name}, email, token)); err != nil {
 				return err
-			}
-			if err := setSCIMAttributes(ctx, tx, m.ID, u); err != nil {
-				return err
-			}
-			if u.OrgRole != "" && role != m.Role {
-				if _, err := tx.NewRaw("UPDATE members SET role = ?, idp_role_restricted = true WHERE id = ?", role, m.ID).Exec(ctx); err != nil {
-					return err
-				}
-			}
-			row, err := getSCIMMember(ctx, tx, orgID, strconv.FormatInt(m.ID, 10), false)
-			if err != nil {
-				return err
-			}
-			if !u.Active && m.Active {
-				if err := setMemberActive(ctx, tx, orgID, actor, row, false); err != nil {
-					return err
-				}
-			}
-			if err := audit(ctx, tx, orgID, actor, EventMemberUpdated, m.Email, map[string]any{"via": "SCIM", "adopted": true, "userName": userName}); err != nil {
-				return err
-			}
-		} else {
-			if err := setSCIMAttributes(ctx, tx, m.ID, u); err != nil {
-				return err
-			}
-			if err := audit(ctx, tx, orgID, actor, EventMemberInvited, email, map[string]any{"role": role, "via": "SCIM", "userName": userName}); err != nil {
-				return err
-			}
-			if u.Active {
-				if err := mailer.enqueue(ctx, tx, invitationEmail(org, Actor{Label: org.Name}, email, token)); err != nil {
-					return err
-				}
 			}
 		}
 		r, err := getSCIMMember(ctx, tx, orgID, strconv.FormatInt(m.ID, 10), false)
