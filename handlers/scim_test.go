@@ -485,9 +485,8 @@ func TestSCIMDeactivationScope(t *testing.T) {
 	r := e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "dan@example.com"`), nil)
 	id := fmt.Sprint(resources(t, r)[0]["id"])
 	e.do("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`)
-	if res := dan.Get("/organizations/acme/"); res.Status != http.StatusNotFound {
-		t.Fatalf("deactivated member reached the org: %d", res.Status)
-	}
+	// Refused with the reason (deprovisioning always wins; the page says who removed it).
+	wantRemovedByIdP(t, dan.Get("/organizations/acme/"))
 	if res := dan.Get("/account/"); res.Status != 200 {
 		t.Fatalf("the whole session ended: %d", res.Status)
 	}
