@@ -23,7 +23,7 @@ func TestMigrationMergesDuplicateMembers(t *testing.T) {
 		}
 		return string(b)
 	}
-	const up, down = "20261204220000_one_member_per_person.tx.up.sql", "20261204220000_one_member_per_person.tx.down.sql"
+	const up, down = "20261204230000_one_member_per_person.tx.up.sql", "20261204230000_one_member_per_person.tx.down.sql"
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := db.Bun.ExecContext(ctx, q, args...); err != nil {
