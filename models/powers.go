@@ -167,9 +167,8 @@ func authorizeUI(r Role, a Action, t Target) error {
 	return Forbidden("Unknown action.")
 }
 
-// uiPrincipal loads the acting person's membership of org: a principal for the UI
-// channel, or ErrForbidden when they are not an active member. A zero UserID is the
-// operator (CLI).
+// principalOf is who actor is on org: a SCIM token, the operator (CLI: no UserID), or
+// a person on the UI with their role (ErrForbidden when not an active member).
 func principalOf(ctx context.Context, db bun.IDB, orgID int64, actor Actor) (Principal, error) {
 	if actor.Channel == ChannelSCIM {
 		return Principal{Channel: ChannelSCIM}, nil

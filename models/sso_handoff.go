@@ -169,13 +169,3 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 	}
 	return res, nil
 }
-
-// HandoffOrg returns the org a live handoff belongs to (for pages about it), or
-// ErrHandoffInvalid.
-func HandoffOrg(ctx context.Context, db bun.IDB, token string) (*Organization, error) {
-	var orgID int64
-	if err := db.NewRaw("SELECT org_id FROM sso_handoffs WHERE token_hash = ? AND expires_at > now()", HashToken(token)).Scan(ctx, &orgID); err != nil {
-		return nil, ErrHandoffInvalid
-	}
-	return getOrg(ctx, db, orgID)
-}

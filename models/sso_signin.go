@@ -145,40 +145,8 @@ func SAMLIdentity(a *samlsp.Assertion, id samlsp.Identity) SSOIdentity {
 	return SSOIdentity{Identity: id, NameID: a.NameID, Attributes: a.Attributes}
 }
 
-// CompleteSAMLSignIn turns a validated assertion into a signed-in user, in one
-// transaction with the replay cache: a second use of an assertion is refused, also
-// when two arrive at once (SPEC §3.5, SECURITY.md §7).
-// next is where the browser goes afterwards (kept with a pending link).
-func CompleteSAMLSignIn(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organization, p *AuthProvider, req *SAMLRequest, a *samlsp.Assertion, id samlsp.Identity, next, ip string) (*SSOOutcome, error) {
-	var out *SSOOutcome
-	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		keep := a.NotOnOrAfter
-		if keep.Before(time.Now()) {
-			keep = time.Now()
-		}
-		res, err := tx.NewRaw(`INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, org.ID, a.Issuer, a.ID, keep.Add(24*time.Hour)).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("replay cache: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return &SSOError{Reason: ReasonReplay, Hint: "This assertion was already used: each response is accepted once."}
-		}
-		var start *SSOStart
-		if req != nil {
-			start = &SSOStart{Purpose: req.Purpose, UserID: req.UserID, Flow: HashToken(req.RelayState)}
-		}
-		out, err = completeSSO(ctx, tx, mailer, org, p, start, SAMLIdentity(a, id), next, ip)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// CompleteSSO is CompleteSAMLSignIn's second half for providers without assertions
-// (Google, GitHub): the identity is linked, provisioned or signed in the same way.
+// CompleteSSO completes a sign-in of a provider without assertions (Google, GitHub):
+// the identity is linked, provisioned or signed in as a SAML one is (CompleteSSOHandoff).
 func CompleteSSO(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
 	var out *SSOOutcome
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
