@@ -132,7 +132,19 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 		}
 		return n
 	}
+	// Writing transactions are the ones that take a transaction id; fsyncs are what
+	// PostgreSQL's group commit made of their commit records.
+	writes := func() (xids, syncs int64) {
+		if err := a.DB.Bun.QueryRowContext(ctx, "SELECT txid_snapshot_xmax(txid_current_snapshot())").Scan(&xids); err != nil {
+			b.Fatal(err)
+		}
+		if err := a.DB.Bun.QueryRowContext(ctx, "SELECT wal_sync FROM pg_stat_wal").Scan(&syncs); err != nil {
+			b.Fatal(err)
+		}
+		return xids, syncs
+	}
 	commits0 := commits()
+	xids0, syncs0 := writes()
 	cpu0, pg0 := processCPU(), postgresCPU(pgData)
 	b.ResetTimer()
 	start := time.Now()
@@ -168,6 +180,7 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 	cpu, pg := processCPU()-cpu0, postgresCPU(pgData)-pg0
 	// The reading query itself is one commit.
 	dCommits := commits() - commits0 - 1
+	xids1, syncs1 := writes()
 	n := float64(b.N)
 	b.ReportMetric(n/elapsed.Seconds(), "logins/s")
 	b.ReportMetric(float64(cpu.Microseconds())/1000/n, "gatehouse-cpu-ms/login")
@@ -175,6 +188,8 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 		b.ReportMetric(float64(pg.Microseconds())/1000/n, "pg-cpu-ms/login")
 	}
 	b.ReportMetric(float64(dCommits)/n, "commits/login")
+	b.ReportMetric(float64(xids1-xids0)/n, "write-xacts/login")
+	b.ReportMetric(float64(syncs1-syncs0)/n, "wal-fsyncs/login")
 }
 
 var durablePG struct {

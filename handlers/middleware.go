@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/uptrace/bun"
 
 	"gatehouse/models"
 	"gatehouse/models/sessionstore"
@@ -23,9 +26,12 @@ import (
 const (
 	localSession = "session" // set once the session is loaded (errors raised earlier have none)
 	localCSRF    = "csrf"    // a CSRF token set in a cookie during this request
-	localUser    = "user"
-	localOrg     = "org"
-	localMember  = "member"
+	// localSessionSaved: the session was written inside a transaction of this request
+	// (commitSessionIn); holds its fingerprint then.
+	localSessionSaved = "session_saved"
+	localUser         = "user"
+	localOrg          = "org"
+	localMember       = "member"
 )
 
 // csp is the Content-Security-Policy of every page: no inline script, no framing, forms
@@ -97,17 +103,54 @@ func (h *Handler) loadSession(c *fiber.Ctx) error {
 	nextErr := c.Next()
 	switch h.Sessions.Status(ctx) {
 	case scs.Modified:
+		if saved, ok := c.Locals(localSessionSaved).(string); ok && saved == h.sessionFingerprint(ctx) {
+			break // written with the sign-in it belongs to, and not changed since
+		}
 		token, expiry, err := h.Sessions.Commit(ctx)
 		if err != nil {
 			return err
 		}
-		c.Cookie(&fiber.Cookie{Name: name, Value: token, Path: "/", Expires: expiry, Secure: h.Config.Secure(),
-			HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode})
+		h.setSessionCookie(c, token, expiry)
 	case scs.Destroyed:
 		c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
 			Secure: h.Config.Secure(), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode})
 	}
 	return nextErr
+}
+
+func (h *Handler) setSessionCookie(c *fiber.Ctx, token string, expiry time.Time) {
+	c.Cookie(&fiber.Cookie{Name: h.Sessions.Cookie.Name, Value: token, Path: "/", Expires: expiry, Secure: h.Config.Secure(),
+		HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode})
+}
+
+// commitSessionIn applies change to this browser's session and writes the session in
+// tx, setting its cookie now: a sign-in and its session are then one commit (issue
+// 12). loadSession writes the session again only if the handler changes it after.
+func (h *Handler) commitSessionIn(c *fiber.Ctx, tx bun.Tx, change func() error) error {
+	orig := c.UserContext()
+	c.SetUserContext(sessionstore.InTx(orig, tx)) // RenewToken's delete of the old row too
+	defer c.SetUserContext(orig)
+	if err := change(); err != nil {
+		return err
+	}
+	token, expiry, err := h.Sessions.Commit(c.UserContext())
+	if err != nil {
+		return err
+	}
+	h.setSessionCookie(c, token, expiry)
+	c.Locals(localSessionSaved, h.sessionFingerprint(orig))
+	return nil
+}
+
+// sessionFingerprint identifies the session's token and contents.
+func (h *Handler) sessionFingerprint(ctx context.Context) string {
+	keys := h.Sessions.Keys(ctx) // sorted
+	var b strings.Builder
+	b.WriteString(h.Sessions.Token(ctx))
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\x00%s=%#v", k, h.Sessions.Get(ctx, k))
+	}
+	return b.String()
 }
 
 // csrfToken returns the browser's CSRF token. A browser with a session keeps it in the

@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/uptrace/bun"
 
 	"gatehouse/models"
 	"gatehouse/models/oauth"
@@ -137,8 +139,11 @@ func (h *Handler) oauthCallback(c *fiber.Ctx) error {
 		ident.Attributes["login"] = []string{id.Login}
 	}
 	start := &models.SSOStart{Purpose: st.Purpose, UserID: st.UserID, Flow: models.HashToken(st.State)}
-	out, err := models.CompleteSSO(ctx, h.DB.Bun, h.Mailer, org, p, start, ident, next, clientIP(c))
-	return h.finishSSO(c, org, p, attempt, out, err, "", next, st.Purpose == models.PurposeActivate, fail)
+	activating := st.Purpose == models.PurposeActivate
+	out, err := models.CompleteSSO(ctx, h.DB.Bun, h.Mailer, org, p, start, ident, next, clientIP(c), func(ctx context.Context, tx bun.Tx, out *models.SSOOutcome) error {
+		return h.ssoSignedIn(c, ctx, tx, org, p, attempt, out, "", activating)
+	})
+	return h.finishSSO(c, org, p, attempt, out, err, next, activating, fail)
 }
 
 func clipText(s string, n int) string {

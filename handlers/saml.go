@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/uptrace/bun"
 
 	"gatehouse/models"
 	"gatehouse/models/samlsp"
@@ -302,7 +304,9 @@ func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
 	if u := currentUser(c); u != nil {
 		b.SignedInUserID = u.ID
 	}
-	res, err := models.CompleteSSOHandoff(ctx, h.DB.Bun, h.Mailer, token, b)
+	res, err := models.CompleteSSOHandoff(ctx, h.DB.Bun, h.Mailer, token, b, func(ctx context.Context, tx bun.Tx, r *models.HandoffResult) error {
+		return h.ssoSignedIn(c, ctx, tx, r.Org, r.Provider, r.Attempt, r.Outcome, r.NameRef, r.Activating)
+	})
 	if errors.Is(err, models.ErrHandoffInvalid) {
 		return h.render(c, http.StatusNotFound, pages.Error(h.page(c, "Sign-in expired"), http.StatusNotFound,
 			"This sign-in is unknown, already used or expired. Start again from your organization's login page.", requestID(c)))
@@ -320,14 +324,15 @@ func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
 		h.Log.Warn("SSO sign-in refused", "request_id", requestID(c), "org", res.Org.ID, "reason", reason)
 		return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), res.Org.Slug, requestID(c)))
 	}
-	return h.finishSSO(c, res.Org, res.Provider, res.Attempt, res.Outcome, err, res.NameRef, res.Next, res.Activating, fail)
+	return h.finishSSO(c, res.Org, res.Provider, res.Attempt, res.Outcome, err, res.Next, res.Activating, fail)
 }
 
 // finishSSO turns the outcome of an SSO sign-in (SAML, Google or GitHub) into the
 // answer: an error on the org login page (Sentry's texts), the link-your-account page,
-// or a new session that completed this org's SSO. fail renders generic refusals.
+// or the next page of a session that completed this org's SSO (written by
+// ssoSignedIn in the sign-in's transaction). fail renders generic refusals.
 func (h *Handler) finishSSO(c *fiber.Ctx, org *models.Organization, p *models.AuthProvider, attempt models.SSOAttempt,
-	out *models.SSOOutcome, err error, nameID, next string, activating bool, fail func(reason, hint string) error) error {
+	out *models.SSOOutcome, err error, next string, activating bool, fail func(reason, hint string) error) error {
 	ctx := c.UserContext()
 	if ssoErr, ok := models.AsSSOError(err); ok {
 		if ssoErr.Message != "" {
@@ -341,28 +346,43 @@ func (h *Handler) finishSSO(c *fiber.Ctx, org *models.Organization, p *models.Au
 		return err
 	}
 	if out.LinkToken != "" {
-		// Not a failure: the sign-in waits for the account's owner (logged as success
-		// "linked" when they prove it).
-		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, "link_required", "An account with this email exists; waiting for its owner to prove it (password or emailed link)."))
 		c.Cookie(&fiber.Cookie{Name: linkCookie, Value: out.LinkBrowser, Path: "/auth/link/", HTTPOnly: true,
 			Secure: h.Config.Secure(), SameSite: fiber.CookieSameSiteLaxMode, MaxAge: int(models.PendingLinkLifetime.Seconds())})
 		return c.Redirect("/auth/link/"+out.LinkToken+"/", http.StatusSeeOther)
+	}
+	if out.Activated || activating {
+		next = "/settings/" + org.Slug + "/auth/"
+	}
+	return c.Redirect(next, http.StatusSeeOther)
+}
+
+// ssoSignedIn is the browser's part of a successful SSO sign-in, inside its
+// transaction (models.SSOThen): the sign-in log, and the new session that completed
+// org's SSO (nameRef: how the IdP named the person, samlsp.NameRef.Encode or a bare
+// NameID; "" for OAuth). A link waiting for its owner is logged, with no session.
+func (h *Handler) ssoSignedIn(c *fiber.Ctx, ctx context.Context, tx bun.Tx, org *models.Organization, p *models.AuthProvider,
+	attempt models.SSOAttempt, out *models.SSOOutcome, nameRef string, activating bool) error {
+	if out.LinkToken != "" {
+		// Not a failure: the sign-in waits for the account's owner (logged as success
+		// "linked" when they prove it).
+		return models.RecordSSOAttempt(ctx, tx, withReason(attempt, "link_required", "An account with this email exists; waiting for its owner to prove it (password or emailed link)."))
 	}
 	attempt.Outcome, attempt.UserID = "success", &out.User.ID
 	if out.Activated {
 		attempt.Hint = "Provider activated by its owner's sign-in."
 	}
-	if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
+	if err := models.RecordSSOAttempt(ctx, tx, attempt); err != nil {
 		return err
 	}
-	if err := h.signInSSO(c, out.User, org.ID, nameID); err != nil {
-		return err
-	}
-	if out.Activated || activating {
-		h.flash(c, p.DisplayName()+" single sign-on is active. Members can now sign in with it.")
-		next = "/settings/" + org.Slug + "/auth/"
-	}
-	return c.Redirect(next, http.StatusSeeOther)
+	return h.commitSessionIn(c, tx, func() error {
+		if err := h.signInSSO(c, out.User, org.ID, nameRef); err != nil {
+			return err
+		}
+		if out.Activated || activating {
+			h.flash(c, p.DisplayName()+" single sign-on is active. Members can now sign in with it.")
+		}
+		return nil
+	})
 }
 
 func withReason(a models.SSOAttempt, reason, hint string) models.SSOAttempt {

@@ -94,8 +94,9 @@ type HandoffResult struct {
 // transaction: the handoff is used once, the request state (SP-initiated) must
 // belong to b's session, the assertion enters the replay cache, then the identity is
 // linked, provisioned or signed in. Errors: ErrHandoffInvalid, *SSOError (with the
-// result's Attempt filled for the sign-in log), *ConfirmSwitch.
-func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token string, b HandoffBrowser) (*HandoffResult, error) {
+// result's Attempt filled for the sign-in log), *ConfirmSwitch. then (if not nil) runs
+// last in the same transaction, with res complete (SSOThen).
+func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token string, b HandoffBrowser, then func(ctx context.Context, tx bun.Tx, res *HandoffResult) error) (*HandoffResult, error) {
 	res := &HandoffResult{}
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var row struct {
@@ -162,6 +163,9 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 			return &ConfirmSwitch{Org: org, Email: out.User.Email}
 		}
 		res.Outcome = out
+		if then != nil {
+			return then(ctx, tx, res)
+		}
 		return nil
 	})
 	if err != nil {

@@ -147,15 +147,26 @@ func SAMLIdentity(a *samlsp.Assertion, id samlsp.Identity) SSOIdentity {
 
 // CompleteSSO completes a sign-in of a provider without assertions (Google, GitHub):
 // the identity is linked, provisioned or signed in as a SAML one is (CompleteSSOHandoff).
-func CompleteSSO(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
+func CompleteSSO(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string, then SSOThen) (*SSOOutcome, error) {
 	var out *SSOOutcome
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		out, err = completeSSO(ctx, tx, mailer, org, p, start, id, next, ip)
-		return err
+		if out, err = completeSSO(ctx, tx, mailer, org, p, start, id, next, ip); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(ctx, tx, out)
+		}
+		return nil
 	})
 	return out, err
 }
+
+// SSOThen is the caller's part of a successful SSO sign-in (a user signed in, or a
+// link waiting for its owner), run inside the sign-in's transaction: the sign-in log
+// and the browser's session are written there, so that a login is one commit and
+// there is never a session without its membership, or the reverse (issue 12).
+type SSOThen func(ctx context.Context, tx bun.Tx, out *SSOOutcome) error
 
 func completeSSO(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
 	if start != nil && start.Purpose == PurposeActivate {

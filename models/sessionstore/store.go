@@ -38,10 +38,25 @@ type Store struct {
 // New returns a store over db that decodes session data with scs's gob codec.
 func New(db bun.IDB) *Store { return &Store{DB: db, Codec: scs.GobCodec{}} }
 
+type txKey struct{}
+
+// InTx makes the session writes made with the returned context (scs's Commit,
+// RenewToken, Destroy) part of tx, so that a sign-in and its session are one commit:
+// the session exists exactly when everything the sign-in wrote does (issue 12).
+func InTx(ctx context.Context, tx bun.Tx) context.Context { return context.WithValue(ctx, txKey{}, tx) }
+
+// db is the transaction of ctx (InTx), else the store's database.
+func (s *Store) db(ctx context.Context) bun.IDB {
+	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		return tx
+	}
+	return s.DB
+}
+
 // FindCtx returns the data of an unexpired session.
 func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var data []byte
-	err := s.DB.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = ? AND expiry > now()", token).Scan(&data)
+	err := s.db(ctx).QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = ? AND expiry > now()", token).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -74,7 +89,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry
 	if len(ua) > 300 {
 		ua = ua[:300]
 	}
-	_, err := s.DB.ExecContext(ctx, `
+	_, err := s.db(ctx).ExecContext(ctx, `
 		INSERT INTO sessions (token, data, expiry, user_id, user_agent, ip, sso_orgs)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (token) DO UPDATE
@@ -88,7 +103,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry
 // DeleteCtx ends a session. It expires the row rather than deleting it, for the same
 // reason as revocation.
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
-	_, err := s.DB.ExecContext(ctx, "UPDATE sessions SET expiry = now() WHERE token = ? AND expiry > now()", token)
+	_, err := s.db(ctx).ExecContext(ctx, "UPDATE sessions SET expiry = now() WHERE token = ? AND expiry > now()", token)
 	return err
 }
 

@@ -1,0 +1,91 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"gatehouse/models/samlsp/samltest"
+)
+
+// An SSO login is one transaction (issue 12): the handoff, the replay cache, the
+// JIT account and membership, the sign-in log and the browser's session commit
+// together. A session that cannot be written leaves nothing behind, and the same
+// completion step works once the fault is gone; a sign-in log that cannot be
+// written leaves no session.
+func TestSSOLoginIsOneTransaction(t *testing.T) {
+	e := newSSOEnv(t, true)
+	ctx := context.Background()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := e.a.DB.Bun.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`)
+
+	replays := e.count(`SELECT count(*) FROM saml_replay`)
+	bob := e.a.Client(t)
+	raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
+	req := httptest.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	acs := bob.CrossSite(req)
+	if acs.Status != http.StatusSeeOther || !strings.HasPrefix(acs.Location, "/auth/sso/complete/") {
+		t.Fatalf("ACS: %d %s", acs.Status, acs.Location)
+	}
+	complete := acs.Location
+
+	// The session row cannot be written (a user's session: the signed-out
+	// browser's CSRF cookie needs none).
+	exec(`CREATE TRIGGER refuse_sessions BEFORE INSERT ON sessions FOR EACH ROW WHEN (NEW.user_id IS NOT NULL) EXECUTE FUNCTION refuse_write()`)
+	res := bob.Get(complete)
+	if res.Status == http.StatusSeeOther || bob.Cookie("gatehouse_session") != nil && bob.Cookie("gatehouse_session").Value != "" {
+		t.Fatalf("sign-in without its session: %d %s cookie=%v", res.Status, res.Location, bob.Cookie("gatehouse_session"))
+	}
+	for what, q := range map[string]string{
+		"JIT account":      `SELECT count(*) FROM users WHERE email = 'bob@example.com'`,
+		"membership":       `SELECT count(*) FROM members WHERE email = 'bob@example.com' OR invite_email = 'bob@example.com'`,
+		"identity":         `SELECT count(*) FROM auth_identities WHERE idp_user_id = 'bob-1'`,
+		"success logged":   `SELECT count(*) FROM sso_signins WHERE outcome = 'success' AND idp_user_id = 'bob-1'`,
+		"handoff consumed": `SELECT 1 - count(*) FROM sso_handoffs`,
+	} {
+		if n := e.count(q); n != 0 {
+			t.Errorf("%s written although the session was not (%d)", what, n)
+		}
+	}
+
+	if n := e.count(`SELECT count(*) FROM saml_replay`); n != replays {
+		t.Errorf("the assertion entered the replay cache although the session was not written")
+	}
+
+	// The fault is gone: the same completion step signs bob in, once.
+	exec(`DROP TRIGGER refuse_sessions ON sessions`)
+	res = bob.Get(complete)
+	if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("after the fault: %d %s\n%s", res.Status, res.Location, res.Body)
+	}
+	if bob.Get("/organizations/acme/").Status != http.StatusOK {
+		t.Fatal("bob is not signed in")
+	}
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE outcome = 'success' AND idp_user_id = 'bob-1'`); n != 1 {
+		t.Fatalf("success logged %d times", n)
+	}
+
+	// The sign-in log cannot be written: no session either.
+	exec(`CREATE TRIGGER refuse_signins BEFORE INSERT ON sso_signins FOR EACH ROW WHEN (NEW.outcome = 'success') EXECUTE FUNCTION refuse_write()`)
+	carl := e.a.Client(t)
+	res = postToACS(carl, "acme", e.idp.Response(t, e.sp, user("carl-1", "carl@example.com"), samltest.Options{}), "")
+	if res.Status == http.StatusSeeOther {
+		t.Fatalf("signed in without a sign-in log: %s", res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'carl@example.com'`); n != 0 {
+		t.Fatalf("%d sessions for carl without a sign-in log", n)
+	}
+	if n := e.count(`SELECT count(*) FROM users WHERE email = 'carl@example.com'`); n != 0 {
+		t.Fatal("carl's JIT account written without a sign-in log")
+	}
+}
