@@ -13,7 +13,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -43,9 +42,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
-	// Exec mode avoids prepared-statement caches that break when the schema changes
-	// under a running pool (migrations, test templates).
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	// pgx's default, cached prepared statements, unless the URL says otherwise
+	// (?default_query_exec_mode=exec behind a transaction-pooling pgbouncer). Each
+	// statement is parsed and planned once per connection: an SSO login costs
+	// PostgreSQL 4.5 ms CPU instead of 7.1 ms in exec mode (issue 12). A migration that
+	// changes a cached statement's result type fails that statement once per
+	// connection; pgx then drops it from the cache. Migrations run before serving.
 	if cfg.MaxConns < 10 {
 		cfg.MaxConns = 10
 	}

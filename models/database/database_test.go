@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"gatehouse/models/database"
 	"gatehouse/models/dbtest"
 )
@@ -20,5 +22,33 @@ func TestMigrateIsIdempotentAndCreatesTables(t *testing.T) {
 		if err := db.Pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil || !ok {
 			t.Errorf("table %s missing (err %v)", table, err)
 		}
+	}
+}
+
+// Statements are prepared once per connection unless the URL asks for exec mode (a
+// transaction-pooling pgbouncer): both are served.
+func TestQueryExecModeFromURL(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	url := db.Pool.Config().ConnString()
+	for _, tc := range []struct {
+		url  string
+		want pgx.QueryExecMode
+	}{
+		{url, pgx.QueryExecModeCacheStatement},
+		{url + "&default_query_exec_mode=exec", pgx.QueryExecModeExec},
+	} {
+		d, err := database.Open(ctx, tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Pool.Config().ConnConfig.DefaultQueryExecMode; got != tc.want {
+			t.Errorf("%s: mode %v, want %v", tc.url, got, tc.want)
+		}
+		var n int
+		if err := d.Bun.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE id > ?", 0).Scan(&n); err != nil {
+			t.Errorf("%v: %v", tc.want, err)
+		}
+		d.Close()
 	}
 }
