@@ -236,8 +236,10 @@ func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User
 	if err != nil {
 		return ssoBindError(err)
 	}
-	if _, err := tx.NewUpdate().Model(m).Set("sso_linked = true").Set("sso_invalid = false").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
-		return err
+	if b != BindFound || !m.SSOLinked || m.SSOInvalid { // a returning member's row is left alone
+		if _, err := tx.NewUpdate().Model(m).Set("sso_linked = true").Set("sso_invalid = false").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			return err
+		}
 	}
 	switch b {
 	case BindBound:
@@ -305,10 +307,12 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 		if err != nil {
 			return nil, err
 		}
-		if v, dom, err := domainVerdictFor(ctx, tx, org.ID, u.Email); err != nil {
-			return nil, err
-		} else if v == domainForeign {
-			return nil, foreignDomainError(dom)
+		if EmailDomain(u.Email) != EmailDomain(id.Email) { // the same domain was judged above
+			if v, dom, err := domainVerdictFor(ctx, tx, org.ID, u.Email); err != nil {
+				return nil, err
+			} else if v == domainForeign {
+				return nil, foreignDomainError(dom)
+			}
 		}
 		if !u.IsActive {
 			return nil, &SSOError{Reason: ReasonDeactivated, Message: samlsp.MsgInvalidIdentity, Hint: "The linked account is disabled."}
