@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"gatehouse/handlers/testapp"
+	"gatehouse/models"
 	"gatehouse/models/pglocal"
 	"gatehouse/models/samlsp"
 	"gatehouse/models/samlsp/samltest"
@@ -249,6 +251,10 @@ func postgresCPU(pgData string) time.Duration {
 //	go test ./handlers -run '^$' -bench WrongPasswordRSS -benchtime 5x
 func BenchmarkWrongPasswordRSS(b *testing.B) {
 	const burst = 30
+	// The server's soft memory limit (cmd/gatehouse applies it at start).
+	prev := debug.SetMemoryLimit(-1)
+	models.ApplyMemoryLimit()
+	b.Cleanup(func() { debug.SetMemoryLimit(prev) })
 	a := testapp.New(b, testapp.Options{})
 	ctx := context.Background()
 	var peak, shed, other int64

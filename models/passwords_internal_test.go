@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"errors"
+	"os"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -72,5 +74,21 @@ func TestHashingBounded(t *testing.T) {
 	}
 	if len(hashSlots) != 0 || hashWaiters.Load() != 0 {
 		t.Fatalf("slots %d, waiters %d after all finished", len(hashSlots), hashWaiters.Load())
+	}
+}
+
+// The server's soft memory limit is DefaultMemoryLimit unless GOMEMLIMIT is set.
+func TestApplyMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	if got := ApplyMemoryLimit(); got != DefaultMemoryLimit || debug.SetMemoryLimit(-1) != DefaultMemoryLimit {
+		t.Fatalf("default limit: %d (runtime %d)", got, debug.SetMemoryLimit(-1))
+	}
+	debug.SetMemoryLimit(1 << 30) // as the runtime does from GOMEMLIMIT=1GiB
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	if got := ApplyMemoryLimit(); got != 1<<30 || debug.SetMemoryLimit(-1) != 1<<30 {
+		t.Fatalf("GOMEMLIMIT overridden: %d", got)
 	}
 }
