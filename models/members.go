@@ -211,8 +211,22 @@ const ownersLockClass = 0x6f776e // "own"
 // the org row, so ordinary writes (and the foreign-key checks of inserts that
 // reference the org) never wait on it.
 func lockOwners(ctx context.Context, tx bun.IDB, orgID int64) error {
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, (? % 2147483647)::int)", ownersLockClass, orgID); err != nil {
-		return fmt.Errorf("lock owners: %w", err)
+	return orgLock(ctx, tx, ownersLockClass, orgID, "owners")
+}
+
+// teamNamesLockClass namespaces the guard of an org's team names and slugs.
+const teamNamesLockClass = 0x74656d // "tem"
+
+// lockTeamNames serialises the SCIM changes of org that pick a team name and derive
+// its slug (check, then insert), without locking the org row (issue 12).
+func lockTeamNames(ctx context.Context, tx bun.IDB, orgID int64) error {
+	return orgLock(ctx, tx, teamNamesLockClass, orgID, "team names")
+}
+
+// orgLock takes the transaction-scoped advisory lock class of org.
+func orgLock(ctx context.Context, tx bun.IDB, class int, orgID int64, what string) error {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, (? % 2147483647)::int)", class, orgID); err != nil {
+		return fmt.Errorf("lock %s: %w", what, err)
 	}
 	return nil
 }

@@ -267,7 +267,7 @@ func CreateSCIMGroup(ctx context.Context, db bun.IDB, orgID int64, actor Actor, 
 	}
 	var out *scim.Group
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewSelect().Model((*Organization)(nil)).Column("id").Where("id = ?", orgID).For("UPDATE").Exec(ctx); err != nil {
+		if err := lockTeamNames(ctx, tx, orgID); err != nil {
 			return err
 		}
 		if err := nameTaken(ctx, tx, orgID, name, 0); err != nil {
@@ -324,6 +324,9 @@ func PatchSCIMGroup(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 		if ch.DisplayName != nil && *ch.DisplayName != t.Name {
 			name, err := checkGroupName(*ch.DisplayName)
 			if err != nil {
+				return err
+			}
+			if err := lockTeamNames(ctx, tx, orgID); err != nil {
 				return err
 			}
 			if err := nameTaken(ctx, tx, orgID, name, t.ID); err != nil {
