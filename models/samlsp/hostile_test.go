@@ -515,20 +515,6 @@ func hostileRows() []hostileRow {
 				replace(a, signed)
 				return h.in(doc)
 			}},
-		{name: "configured signing certificate expired", reasons: rSig,
-			build: func(h *hostile) input {
-				key, cert := certValid(h.t, h.idp.Key, h.now.Add(-48*time.Hour), h.now.Add(-time.Hour))
-				old := samltest.NewWithKey("https://idp.example", key, cert)
-				s := samlsp.Settings{SP: h.orgA.SP, IdP: old.Settings()}
-				return input{raw: old.Response(h.t, h.orgA.SP, alice, samltest.Options{}), settings: &s}
-			}},
-		{name: "configured signing certificate not yet valid", reasons: rSig,
-			build: func(h *hostile) input {
-				key, cert := certValid(h.t, h.idp.Key, h.now.Add(time.Hour), h.now.Add(48*time.Hour))
-				future := samltest.NewWithKey("https://idp.example", key, cert)
-				s := samlsp.Settings{SP: h.orgA.SP, IdP: future.Settings()}
-				return input{raw: future.Response(h.t, h.orgA.SP, alice, samltest.Options{}), settings: &s}
-			}},
 		{name: "Assertion carries the Response's signature (Reference to the Response ID)", reasons: rSig,
 			build: func(h *hostile) input {
 				doc := h.doc(samltest.Options{})

@@ -99,7 +99,7 @@ func ValidateResponse(s Settings, raw []byte, requestID string) (a *Assertion, e
 		return nil, refuse(ReasonMalformed, "%v", err)
 	}
 	now := Now()
-	r, err := parseVerified(s, root, now)
+	r, err := parseVerified(s, root)
 	if err != nil {
 		return nil, err
 	}

@@ -118,20 +118,10 @@ func cachedCertificates(ders [][]byte) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// certUsable is the validity-window rule for a configured signing certificate (the
-// same as goxmldsig's).
-func certUsable(c *x509.Certificate, now time.Time) error {
-	if now.Before(c.NotBefore) || now.After(c.NotAfter) {
-		return sigErr("the configured certificate is not valid at this time (valid %s to %s)",
-			c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
-	}
-	return nil
-}
-
 // verifyEnveloped verifies the enveloped signature of el, if it has one: (false, nil)
 // when el is unsigned, (true, nil) when its signature verifies with a configured
 // certificate, an error otherwise. el is not changed.
-func verifyEnveloped(el *etree.Element, certs []*x509.Certificate, now time.Time) (bool, error) {
+func verifyEnveloped(el *etree.Element, certs []*x509.Certificate) (bool, error) {
 	if len(children(el, nsDSig, "Signature")) == 0 {
 		return false, nil
 	}
@@ -191,12 +181,14 @@ func verifyEnveloped(el *etree.Element, certs []*x509.Certificate, now time.Time
 			return true, sigErr("the certificate in the response is not the configured one")
 		}
 	}
+	// A configured certificate's dates are not checked: the key is pinned (compared
+	// byte for byte with what the owner registered), so its validity window says
+	// nothing about whether this signature is the IdP's. An expired or not yet valid
+	// configured certificate is a loud warning (models.CertStage: the Auth page, emails
+	// to the owners), never an outage. A KeyInfo certificate that is not configured is
+	// never used, whatever its dates.
 	last := sigErr("no configured certificate")
 	for _, c := range candidates {
-		if err := certUsable(c, now); err != nil {
-			last = err
-			continue
-		}
 		if err := c.CheckSignature(x509Algorithms[p.method], signedInfo, sv); err != nil {
 			last = sigErr("the signature does not verify with the configured certificate: %v", err)
 			continue
@@ -239,7 +231,7 @@ func detach(ctx etreeutils.NSContext, el *etree.Element) (*etree.Element, error)
 // parseVerified is the single-parse path: one parse of a pre-scanned Response, its
 // signatures verified on that tree, the EncryptedAssertion decrypted when there is
 // one, and every field read from the verified elements.
-func parseVerified(s Settings, root *etree.Element, now time.Time) (*verifiedResponse, error) {
+func parseVerified(s Settings, root *etree.Element) (*verifiedResponse, error) {
 	certs, err := cachedCertificates(s.IdP.Certs)
 	if err != nil {
 		return nil, refuse(ReasonInternal, "settings: %v", err)
@@ -258,7 +250,7 @@ func parseVerified(s Settings, root *etree.Element, now time.Time) (*verifiedRes
 	if r.IssueInstant, err = relaxedTime(root, "IssueInstant"); err != nil {
 		return nil, err
 	}
-	if r.Signed, err = verifyEnveloped(root, certs, now); err != nil {
+	if r.Signed, err = verifyEnveloped(root, certs); err != nil {
 		return nil, refuse(ReasonSignature, "Response: %v", err)
 	}
 	if iss, err := one(root, nsAssertion, "Issuer"); err != nil {
@@ -298,7 +290,7 @@ func parseVerified(s Settings, root *etree.Element, now time.Time) (*verifiedRes
 	// nothing and is not checked again — as crewjam does. Without one, the Assertion's
 	// signature is required and verified.
 	if !r.Signed {
-		if r.AssertionSigned, err = verifyEnveloped(assertionEl, certs, now); err != nil {
+		if r.AssertionSigned, err = verifyEnveloped(assertionEl, certs); err != nil {
 			return nil, refuse(ReasonSignature, "Assertion: %v", err)
 		}
 	}

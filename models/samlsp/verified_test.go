@@ -1,6 +1,7 @@
 package samlsp_test
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -173,5 +174,86 @@ func TestEncryptedAssertion(t *testing.T) {
 	plain := h.idp.Response(t, s.SP, alice, samltest.Options{})
 	if _, err := samlsp.ValidateResponse(s, plain, ""); !isReason(err, samlsp.ReasonInvalid) {
 		t.Fatalf("RequireEncrypted accepted a plaintext assertion: %v", err)
+	}
+}
+
+// TestConfiguredCertificateDates: a configured (pinned) signing certificate's dates
+// are no reason to refuse (issue 11 item 4; models.CertStage says why and warns the
+// owners): a response signed by the key of an expired or not-yet-valid configured
+// certificate signs in, and so does a signed IdP logout request. A certificate that
+// is not configured is never trusted, expired or not: one in KeyInfo only selects
+// among the configured ones.
+func TestConfiguredCertificateDates(t *testing.T) {
+	h, restore := newHostile(t)
+	defer restore()
+	expiredKey, expired := certValid(t, h.idp.Key, h.now.Add(-48*time.Hour), h.now.Add(-time.Hour))
+	_, future := certValid(t, h.idp.Key, h.now.Add(time.Hour), h.now.Add(48*time.Hour))
+	_, renewed := certValid(t, h.idp.Key, h.now.Add(-time.Hour), h.now.Add(48*time.Hour))
+	_, otherExpired := certValid(t, h.evil.Key, h.now.Add(-48*time.Hour), h.now.Add(-time.Hour))
+	old := samltest.NewWithKey("https://idp.example", expiredKey, expired)
+	early := samltest.NewWithKey("https://idp.example", expiredKey, future)
+	attacker := samltest.NewWithKey("https://idp.example", h.evil.Key, otherExpired)
+	with := func(certs ...*x509.Certificate) samlsp.Settings {
+		s := samlsp.Settings{SP: h.orgA.SP, IdP: old.Settings()}
+		s.IdP.Certs = nil
+		for _, c := range certs {
+			s.IdP.Certs = append(s.IdP.Certs, c.Raw)
+		}
+		return s
+	}
+	rows := []struct {
+		name   string
+		s      samlsp.Settings
+		raw    func() []byte
+		accept bool
+	}{
+		{"configured certificate expired (both signed)", with(expired),
+			func() []byte { return old.Response(t, h.orgA.SP, alice, samltest.Options{}) }, true},
+		{"configured certificate expired (Assertion signed)", with(expired), func() []byte {
+			doc := old.ResponseDoc(t, h.orgA.SP, alice, samltest.Options{})
+			unsign(doc.Root())
+			return h.bytes(doc)
+		}, true},
+		{"configured certificate expired, a valid one configured too (rollover)", with(h.idp.Cert, expired),
+			func() []byte { return old.Response(t, h.orgA.SP, alice, samltest.Options{}) }, true},
+		{"configured certificate not yet valid", with(future),
+			func() []byte { return early.Response(t, h.orgA.SP, alice, samltest.Options{}) }, true},
+		{"expired certificate in KeyInfo, not configured (same key renewed and configured)", with(renewed),
+			func() []byte { return old.Response(t, h.orgA.SP, alice, samltest.Options{}) }, false},
+		{"expired certificate of another key, not configured", with(expired),
+			func() []byte { return attacker.Response(t, h.orgA.SP, alice, samltest.Options{}) }, false},
+		{"expired configured certificate in KeyInfo, signed by another key", with(expired), func() []byte {
+			doc := attacker.ResponseDoc(t, h.orgA.SP, alice, samltest.Options{})
+			setKeyInfo(t, doc.Root(), expired.Raw)
+			setKeyInfo(t, assertionOf(t, doc), expired.Raw)
+			return h.bytes(doc)
+		}, false},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			h.t = t
+			a, err := samlsp.ValidateResponse(row.s, row.raw(), "")
+			if row.accept && (err != nil || a.NameID != alice.NameID) {
+				t.Fatalf("refused: %v", err)
+			}
+			if !row.accept && !isReason(err, samlsp.ReasonSignature) {
+				t.Fatalf("want a signature refusal, got %v", err)
+			}
+		})
+	}
+	// A signed IdP logout request (POST: an enveloped signature, goxmldsig's check).
+	s := with(expired)
+	lr := samltest.LogoutRequest{NameID: "00u1", SessionIndex: "idx", Destination: s.SP.SLSURL}
+	if got, err := samlsp.ParseLogoutRequestPost(s, old.LogoutPostForm(t, lr, true), false); err != nil || !got.Signed {
+		t.Fatalf("POST LogoutRequest signed by an expired configured certificate: %+v %v", got, err)
+	}
+	if got, err := samlsp.ParseLogoutRequestRedirect(s, old.LogoutRedirectQuery(lr, "rs", true), false); err != nil || !got.Signed {
+		t.Fatalf("Redirect LogoutRequest signed by an expired configured certificate: %+v %v", got, err)
+	}
+	if _, err := samlsp.ParseLogoutRequestPost(with(renewed), old.LogoutPostForm(t, lr, true), false); err == nil {
+		t.Fatal("POST LogoutRequest with an unconfigured expired KeyInfo certificate accepted")
+	}
+	if _, err := samlsp.ParseLogoutRequestPost(s, attacker.LogoutPostForm(t, lr, true), false); err == nil {
+		t.Fatal("POST LogoutRequest signed by another key accepted")
 	}
 }

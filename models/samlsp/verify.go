@@ -218,7 +218,11 @@ func (v strictVerifier) VerifySignature(ctx *dsig.ValidationContext, el *etree.E
 	for _, c := range candidates {
 		one := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}})
 		one.IdAttribute = ctx.IdAttribute
-		one.Clock = ctx.Clock
+		// goxmldsig refuses a certificate outside its validity window at its clock,
+		// which it reads for nothing else. The certificate is configured (pinned), so
+		// its dates are no reason to refuse (see verifyEnveloped, models.CertStage):
+		// check it at an instant inside its window.
+		one.Clock = dsig.NewFakeClockAt(c.NotBefore)
 		if _, err := one.Validate(el); err == nil {
 			return nil
 		} else {
