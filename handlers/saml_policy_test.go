@@ -233,3 +233,66 @@ func TestSAMLPostOnlyIdP(t *testing.T) {
 		t.Fatalf("form-action does not allow the IdP: %q", csp)
 	}
 }
+
+// TestExpiredPinnedCertificateSignsIn: once the pinned IdP signing certificate has
+// expired, sign-ins signed by its key still work (issue 11 item 4: a loud warning,
+// not an outage); the Auth page shows the alert and Test Configuration a warning row.
+// A response whose KeyInfo carries a certificate that is not configured is still
+// refused, expired or not.
+func TestExpiredPinnedCertificateSignsIn(t *testing.T) {
+	e := newSSOEnv(t, true)
+	ctx := context.Background()
+	notAfter := time.Now().Add(-3 * 24 * time.Hour).Truncate(time.Second)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "idp"}, NotBefore: notAfter.Add(-365 * 24 * time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &e.idp.Key.PublicKey, e.idp.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.a.DB.Bun.NewRaw(`UPDATE auth_providers SET config = jsonb_set(config, '{certs}', jsonb_build_array(?::text))`,
+		base64.StdEncoding.EncodeToString(der)).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.idp = samltest.NewWithKey("https://idp.example", e.idp.Key, expired)
+	// The IdP-initiated and SP-initiated sign-ins work.
+	c := e.a.Client(t)
+	if res := e.post(c, e.idp.Response(t, e.sp, user("exp-1", "exp1@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("IdP-initiated sign-in with the expired pinned certificate: %d %q %s", res.Status, res.Location, sspTail(res.Body, 600))
+	}
+	c = e.a.Client(t)
+	if res := e.answer(c, c.Post("/auth/login/acme/", nil), user("exp-2", "exp2@example.com")); res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("SP-initiated sign-in with the expired pinned certificate: %d %q", res.Status, res.Location)
+	}
+	// The Auth page says so, loudly.
+	alert := e.owner.Get("/settings/acme/auth/").Text(`[data-testid="cert-alert"]`)
+	if !strings.Contains(alert, "expired on "+notAfter.UTC().Format("2006-01-02")) || !strings.Contains(alert, "Sign-ins still work") {
+		t.Fatalf("Auth page alert: %q", alert)
+	}
+	// Test Configuration: every check passes, with a warning row for the certificate.
+	relay, id := authnRequest(t, e.owner.Post("/settings/acme/auth/test/", nil))
+	res := e.post(e.owner, e.idp.Response(t, e.sp, user("exp-1", "exp1@example.com"), samltest.Options{InResponseTo: id}), relay)
+	if res.Status != http.StatusOK || !strings.Contains(res.Text(`[data-testid="test-verdict"]`), "would sign in") {
+		t.Fatalf("Test Configuration: %d %q", res.Status, res.Text(`[data-testid="test-verdict"]`))
+	}
+	row := res.Doc.Find(`[data-testid="test-check"][data-check="Certificate validity"]`)
+	if row.AttrOr("data-ok", "") != "true" || row.AttrOr("data-warn", "") != "true" ||
+		!strings.Contains(row.Text(), "expired on "+notAfter.UTC().Format("2006-01-02")) || !strings.Contains(row.Text(), "renew") {
+		t.Fatalf("certificate row: ok=%s warn=%s %q", row.AttrOr("data-ok", ""), row.AttrOr("data-warn", ""), row.Text())
+	}
+	// A certificate in KeyInfo that is not the configured one is never trusted: the same
+	// key under a renewed (valid) certificate that nobody registered is refused.
+	renewedTmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "idp"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
+	renewedDER, err := x509.CreateCertificate(rand.Reader, renewedTmpl, renewedTmpl, &e.idp.Key.PublicKey, e.idp.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed, _ := x509.ParseCertificate(renewedDER)
+	unregistered := samltest.NewWithKey("https://idp.example", e.idp.Key, renewed)
+	c = e.a.Client(t)
+	if res := e.post(c, unregistered.Response(t, e.sp, user("exp-3", "exp3@example.com"), samltest.Options{}), ""); res.Status == http.StatusSeeOther {
+		t.Fatalf("a KeyInfo certificate that is not configured was trusted: %d %q", res.Status, res.Location)
+	}
+}

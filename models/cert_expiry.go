@@ -14,13 +14,13 @@ import (
 )
 
 // CertExpiryWarning is how long before a pinned IdP signing certificate expires its
-// owners are warned (the Auth page shows it from then on, too).
-const CertExpiryWarning = 30 * 24 * time.Hour
+// owners are warned (the Auth page and Test Configuration show it from then on, too).
+const CertExpiryWarning = samlsp.CertExpiryWarning
 
 // Certificate expiry stages.
 const (
-	CertExpiring = "expiring"
-	CertExpired  = "expired"
+	CertExpiring = samlsp.CertExpiring
+	CertExpired  = samlsp.CertExpired
 )
 
 // CertStage is where a certificate with this NotAfter stands at now: "" (fine),
@@ -31,16 +31,10 @@ const (
 // a signature trustworthy is the registered key, not the certificate's dates, which
 // nobody here checks against a CA. A stolen key is not revoked by its certificate's
 // expiry either; the cure for that is replacing the registration. Sentry's library does
-// not check the dates of a pinned certificate for the same reason.
-func CertStage(notAfter, now time.Time) string {
-	switch {
-	case !now.Before(notAfter):
-		return CertExpired
-	case notAfter.Sub(now) <= CertExpiryWarning:
-		return CertExpiring
-	}
-	return ""
-}
+// not check the dates of a pinned certificate for the same reason. The ACS and the
+// logout endpoints (models/samlsp) therefore never look at a configured certificate's
+// dates; a certificate that is not configured is never used.
+func CertStage(notAfter, now time.Time) string { return samlsp.CertStage(notAfter, now) }
 
 // WarnCertificateExpiry emails the owners of every org whose pinned IdP signing
 // certificate entered a new stage (expiring, then expired) since the last warning,

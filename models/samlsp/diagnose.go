@@ -1,6 +1,7 @@
 package samlsp
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -97,6 +98,11 @@ func Diagnose(s Settings, raw []byte, requestID string, m Mapping) *Diagnosis {
 		sigCheck.Detail = "verified with a registered certificate"
 	}
 	d.Checks = append(d.Checks, sigCheck)
+	if sigCheck.OK {
+		if c, ok := certValidityCheck(certs, r.keyInfoCert, now); ok {
+			d.Checks = append(d.Checks, c)
+		}
+	}
 
 	audOK := len(r.audiences) > 0
 	for _, a := range r.audiences {
@@ -155,6 +161,62 @@ func Diagnose(s Settings, raw []byte, requestID string, m Mapping) *Diagnosis {
 				"or map " + LabelIdentifier + " to a stable attribute."})
 	}
 	return d
+}
+
+// CertExpiryWarning is how long before a configured IdP signing certificate expires
+// it is shown as expiring (Auth page, Test Configuration, owners' emails).
+const CertExpiryWarning = 30 * 24 * time.Hour
+
+// Certificate expiry stages.
+const (
+	CertExpiring = "expiring"
+	CertExpired  = "expired"
+)
+
+// CertStage is where a certificate with this NotAfter stands at now: "" (fine),
+// CertExpiring (within CertExpiryWarning) or CertExpired. It is a warning only: a
+// configured certificate's dates never refuse a signature (see verifyEnveloped).
+func CertStage(notAfter, now time.Time) string {
+	switch {
+	case !now.Before(notAfter):
+		return CertExpired
+	case notAfter.Sub(now) <= CertExpiryWarning:
+		return CertExpiring
+	}
+	return ""
+}
+
+// certValidityCheck is the warning row for a configured certificate that verified
+// (the one in KeyInfo, else every configured one) and is expired, expiring or not yet
+// valid; ok is false when there is nothing to warn about.
+func certValidityCheck(certs []*x509.Certificate, keyInfo []byte, now time.Time) (Check, bool) {
+	used := certs
+	if keyInfo != nil {
+		used = nil
+		for _, c := range certs {
+			if bytes.Equal(c.Raw, keyInfo) {
+				used = append(used, c)
+			}
+		}
+	}
+	const still = "Sign-ins still work (Gatehouse trusts the registered key, not the certificate's dates)"
+	hint := "Renew the signing certificate in your identity provider, then update the registration here (or re-register by metadata URL)."
+	var details []string
+	for _, c := range used {
+		fp, day := Fingerprint(c.Raw), c.NotAfter.UTC().Format("2006-01-02")
+		switch {
+		case now.Before(c.NotBefore):
+			details = append(details, fmt.Sprintf("certificate %s is valid only from %s; %s.", fp, c.NotBefore.UTC().Format("2006-01-02"), still))
+		case CertStage(c.NotAfter, now) == CertExpired:
+			details = append(details, fmt.Sprintf("certificate %s expired on %s; %s, but renew it.", fp, day, still))
+		case CertStage(c.NotAfter, now) == CertExpiring:
+			details = append(details, fmt.Sprintf("certificate %s expires on %s; sign-ins will keep working after that date, but renew it.", fp, day))
+		}
+	}
+	if len(details) == 0 {
+		return Check{}, false
+	}
+	return Check{Name: "Certificate validity", OK: true, Warn: true, Detail: strings.Join(details, " "), Hint: hint}, true
 }
 
 // keyList quotes the attribute keys of a, plus NameID.
