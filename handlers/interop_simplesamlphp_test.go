@@ -367,6 +367,10 @@ type sspSP struct {
 	SignResponse, SignAssertion bool
 	SLSBinding                  string // the binding of the SingleLogoutService it lists
 	MetadataURL                 bool   // SimpleSAMLphp loads it from our metadata URL
+	// UnsignedLogout: SimpleSAMLphp sends this SP unsigned LogoutRequests (per-SP
+	// `sign.logout` => false; the IdP-wide `sign.logout` is then left out, since it
+	// would override the per-SP option).
+	UnsignedLogout bool
 }
 
 // sspSignIn is a row of sso_signins.
@@ -469,6 +473,15 @@ func sspStart(t *testing.T, php, www string, sps []sspSP, users []sspUser) *sspI
 	idpBase := "http://127.0.0.1:" + port
 	keyFile, certFile := filepath.Join(dir, "idp.key"), filepath.Join(dir, "idp.crt")
 	sspKeyPair(t, keyFile, certFile, idpBase)
+	perSPLogoutSigning := false
+	for _, sp := range sps {
+		if sp.UnsignedLogout {
+			if sp.MetadataURL {
+				t.Fatal("an SP loaded from its metadata URL has no per-SP sign.logout")
+			}
+			perSPLogoutSigning = true
+		}
+	}
 	spURL, err := url.Parse(sps[0].SP.EntityID)
 	if err != nil {
 		t.Fatal(err)
@@ -478,6 +491,7 @@ func sspStart(t *testing.T, php, www string, sps []sspSP, users []sspUser) *sspI
 		"Dir": dir + "/", "MetadataDir": filepath.Join(dir, "metadata") + "/", "SessionDir": filepath.Join(dir, "sessions"),
 		"Salt": sspRandomHex(t, 32), "AdminPassword": sspRandomHex(t, 16),
 		"KeyFile": keyFile, "CertFile": certFile, "SPs": sps, "SPHost": spURL.Host, "Users": users,
+		"PerSPLogoutSigning": perSPLogoutSigning,
 	}
 	for src, dst := range map[string]string{
 		"config.php.tmpl":            "config.php",
