@@ -503,11 +503,16 @@ func (h *Handler) sls(c *fiber.Ctx) error {
 	if p.Config.SLOURL == "" {
 		return h.render(c, http.StatusOK, pages.SignedOut(h.page(c, "Signed out")))
 	}
-	to, err := samlsp.LogoutResponseURL(settings, lr.ID, relay)
+	out, err := samlsp.LogoutResponse(settings, lr.ID, relay)
 	if err != nil {
 		return err
 	}
-	return c.Redirect(to, http.StatusSeeOther)
+	if out.Binding == samlsp.BindingPOST {
+		// The IdP published only an HTTP-POST SingleLogoutService: a form to it.
+		allowFormTo(c, out.URL)
+		return h.render(c, http.StatusOK, pages.SLOPostResponse(h.barePage("Signed out"), out.URL, out.Form.Get("SAMLResponse"), out.Form.Get("RelayState")))
+	}
+	return c.Redirect(out.URL, http.StatusSeeOther)
 }
 
 // logoutAnswered is the IdP's LogoutResponse to our SP-initiated LogoutRequest (the

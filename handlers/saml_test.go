@@ -4,16 +4,22 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+
 	"gatehouse/handlers/testapp"
+	"gatehouse/models"
 	"gatehouse/models/samlsp"
 	"gatehouse/models/samlsp/samltest"
 )
@@ -495,5 +501,101 @@ func TestSAMLPresetDefaultsAndForms(t *testing.T) {
 	}
 	if res := owner.Post("/settings/acme/auth/configure/okta/", url.Values{"_csrf": {""}, "method": {"xml"}}); res.Status != http.StatusForbidden {
 		t.Fatalf("CSRF-less configure: %d", res.Status)
+	}
+}
+
+// TestSAMLSingleLogoutPostOnlyIdP: an IdP whose metadata publishes only an HTTP-POST
+// SingleLogoutService gets our LogoutResponse by HTTP-POST: an auto-submitting form
+// (app.js, no inline script; the button works without JavaScript) to its SLO URL, the
+// form-action CSP allowing that host, and the org's SP key signing inside the message.
+func TestSAMLSingleLogoutPostOnlyIdP(t *testing.T) {
+	a := testapp.New(t, testapp.Options{})
+	owner := setUp(t, a)
+	idp := samltest.New(t, "https://idp.example")
+	// crewjam's IdP publishes one (HTTP-Redirect) SingleLogoutService: make it HTTP-POST.
+	md := regexp.MustCompile(`<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-Redirect"`).
+		ReplaceAllString(string(idp.Metadata()), `<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"`)
+	if !strings.Contains(md, `SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"`) || strings.Contains(md, `SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"`) {
+		t.Fatalf("the test IdP publishes no POST SingleLogoutService:\n%s", md)
+	}
+	if res := owner.Post("/settings/acme/auth/configure/saml2/", url.Values{"method": {"xml"}, "metadata_xml": {md},
+		"map_identifier": {"NameID"}, "map_email": {"email"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("configure: %d %s", res.Status, res.Text(`[data-testid^="error-"]`))
+	}
+	e := &ssoEnv{t: t, a: a, owner: owner, idp: idp, sp: samlsp.NewSP(a.BaseURL, "acme")}
+	if res := e.answer(owner, owner.Post("/settings/acme/auth/activate/", nil), user("owner-1", "owner@example.com")); res.Status != http.StatusSeeOther {
+		t.Fatalf("activation: %d %s", res.Status, res.Location)
+	}
+	if res := owner.Post("/settings/acme/auth/sp-keys/", url.Values{"sign_requests": {"1"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("SP keys: %d", res.Status)
+	}
+	p, err := models.ProviderOf(t.Context(), a.DB.Bun, 1)
+	if err != nil || p.Config.SLOBinding != samlsp.BindingPOST {
+		t.Fatalf("SLO binding registered %q (%v)", p.Config.SLOBinding, err)
+	}
+	spCert, err := x509.ParseCertificate(p.SPCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, binding := range []string{"Redirect", "POST"} {
+		bob := a.Client(t)
+		e.answer(bob, bob.Post("/auth/login/acme/", nil), user("bob-1", "bob@example.com"))
+		if bob.Get("/organizations/acme/").Status != http.StatusOK {
+			t.Fatal("bob not signed in")
+		}
+		lr := samltest.LogoutRequest{ID: "id-lr-" + binding, NameID: "bob-1", Destination: e.sp.SLSURL}
+		var res *testapp.Response
+		if binding == "Redirect" {
+			res = a.Client(t).Get("/saml/sls/acme/?" + idp.LogoutRedirectQuery(lr, "rs-"+binding, true))
+		} else {
+			res = a.Client(t).Post("/saml/sls/acme/", url.Values{"SAMLRequest": {idp.LogoutPostForm(t, lr, true)}, "RelayState": {"rs-" + binding}, "_csrf": {"x"}})
+		}
+		if bob.Get("/organizations/acme/").Status != http.StatusSeeOther {
+			t.Fatalf("%s LogoutRequest: bob still signed in", binding)
+		}
+		// Whatever binding the request came by, the response goes by the IdP's: POST.
+		form := res.Doc.Find(`form[data-testid="slo-post-form"]`)
+		if res.Status != http.StatusOK || form.AttrOr("action", "") != idp.SLOURL || form.AttrOr("method", "") != "post" {
+			t.Fatalf("%s LogoutRequest answered %d %q, want a POST form to %s\n%s", binding, res.Status, res.Location, idp.SLOURL, sspTail(res.Body, 800))
+		}
+		if _, ok := form.Attr("data-autopost"); !ok || form.Find(`button[type="submit"]`).Length() != 1 {
+			t.Fatalf("%s: the form does not submit itself or has no button", binding)
+		}
+		if res.Doc.Find(`script:not([src])`).Length() != 0 {
+			t.Fatalf("%s: inline script on the LogoutResponse page", binding)
+		}
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action") || !strings.Contains(csp, "https://idp.example") || strings.Contains(csp, "unsafe-inline") {
+			t.Fatalf("%s: CSP %q", binding, csp)
+		}
+		if form.Find(`input[name="RelayState"]`).AttrOr("value", "") != "rs-"+binding {
+			t.Fatalf("%s: RelayState not echoed", binding)
+		}
+		raw, err := base64.StdEncoding.DecodeString(form.Find(`input[name="SAMLResponse"]`).AttrOr("value", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lresp struct {
+			XMLName      xml.Name
+			InResponseTo string `xml:"InResponseTo,attr"`
+			Destination  string `xml:"Destination,attr"`
+			Status       struct {
+				Code struct {
+					Value string `xml:"Value,attr"`
+				} `xml:"StatusCode"`
+			} `xml:"Status"`
+		}
+		if err := xml.Unmarshal(raw, &lresp); err != nil || lresp.XMLName.Local != "LogoutResponse" || lresp.InResponseTo != lr.ID ||
+			lresp.Destination != idp.SLOURL || lresp.Status.Code.Value != "urn:oasis:names:tc:SAML:2.0:status:Success" {
+			t.Fatalf("%s: LogoutResponse %+v %v\n%s", binding, lresp, err, raw)
+		}
+		doc := etree.NewDocument()
+		if err := doc.ReadFromBytes(raw); err != nil {
+			t.Fatal(err)
+		}
+		ctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{spCert}})
+		if _, err := ctx.Validate(doc.Root()); err != nil {
+			t.Fatalf("%s: the LogoutResponse's embedded signature: %v", binding, err)
+		}
 	}
 }

@@ -86,7 +86,8 @@
       e.stopImmediatePropagation();
     }
   }, true);
-  // A SAML request form to the IdP (HTTP-POST binding) submits itself.
+  // A SAML message form to the IdP (HTTP-POST binding: AuthnRequest, LogoutResponse)
+  // submits itself.
   document.addEventListener("DOMContentLoaded", function () {
     var f = document.querySelector("form[data-autopost]");
     if (f) { f.submit(); }

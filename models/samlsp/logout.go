@@ -191,20 +191,29 @@ func parseLogoutRequest(s Settings, doc []byte, signed bool) (*LogoutRequest, er
 	return out, nil
 }
 
-// LogoutResponseURL is the Redirect-binding LogoutResponse (success) to the IdP's SLO
-// URL for request requestID; with the org's SP key it is signed as the Redirect
-// binding says (SigAlg and Signature query parameters), never inside the message.
-func LogoutResponseURL(s Settings, requestID, relayState string) (string, error) {
+// LogoutResponse is the LogoutResponse (success) to the IdP's SLO endpoint for
+// request requestID, by the binding the IdP published there. With the org's SP key
+// it is signed as that binding says: Redirect — SigAlg and Signature query parameters,
+// never inside the message; POST (an IdP that publishes only HTTP-POST) — an enveloped
+// XML signature in the form's SAMLResponse.
+func LogoutResponse(s Settings, requestID, relayState string) (*Outbound, error) {
 	if s.IdP.SLOURL == "" {
-		return "", fmt.Errorf("the IdP has no SLO URL")
+		return nil, fmt.Errorf("the IdP has no SLO URL")
 	}
 	resp := saml.LogoutResponse{ID: fmt.Sprintf("id-%x", randomBytes(20)), InResponseTo: requestID, Version: "2.0",
 		IssueInstant: Now().UTC(), Destination: s.IdP.SLOURL,
 		Issuer: &saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: s.SP.EntityID},
 		Status: saml.Status{StatusCode: saml.StatusCode{Value: saml.StatusSuccess}}}
+	if s.IdP.SLOBinding == BindingPOST {
+		form, err := postForm(s, "SAMLResponse", resp.Element(), relayState)
+		if err != nil {
+			return nil, err
+		}
+		return &Outbound{Binding: BindingPOST, URL: s.IdP.SLOURL, Form: form}, nil
+	}
 	q, err := redirectQuery(s, "SAMLResponse", resp.Element(), relayState)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return withQuery(s.IdP.SLOURL, q), nil
+	return &Outbound{Binding: BindingRedirect, URL: withQuery(s.IdP.SLOURL, q)}, nil
 }

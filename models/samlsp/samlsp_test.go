@@ -93,9 +93,9 @@ func TestLogoutRequests(t *testing.T) {
 	if _, err := samlsp.ParseLogoutRequestPost(s, other.LogoutPostForm(t, lr, true), false); err == nil {
 		t.Fatal("post signed by another key accepted")
 	}
-	u, err := samlsp.LogoutResponseURL(s, got.ID, "rs")
-	if err != nil || !strings.HasPrefix(u, idp.SLOURL+"?") || !strings.Contains(u, "SAMLResponse=") {
-		t.Fatalf("logout response %s %v", u, err)
+	out, err := samlsp.LogoutResponse(s, got.ID, "rs")
+	if err != nil || out.Binding != samlsp.BindingRedirect || !strings.HasPrefix(out.URL, idp.SLOURL+"?") || !strings.Contains(out.URL, "SAMLResponse=") {
+		t.Fatalf("logout response %+v %v", out, err)
 	}
 }
 

@@ -88,22 +88,9 @@ func SPLogout(s Settings, ref NameRef, relayState string) (*Outbound, string, er
 	}
 	el := lr.Element()
 	if s.IdP.SLOBinding == BindingPOST {
-		if s.SPKey != nil && s.SP.Cert != nil {
-			signed, err := signEnveloped(s, el)
-			if err != nil {
-				return nil, "", err
-			}
-			el = signed
-		}
-		doc := etree.NewDocument()
-		doc.SetRoot(el)
-		raw, err := doc.WriteToBytes()
+		form, err := postForm(s, "SAMLRequest", el, relayState)
 		if err != nil {
 			return nil, "", err
-		}
-		form := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(raw)}}
-		if relayState != "" {
-			form.Set("RelayState", relayState)
 		}
 		return &Outbound{Binding: BindingPOST, URL: s.IdP.SLOURL, Form: form}, id, nil
 	}
@@ -112,6 +99,29 @@ func SPLogout(s Settings, ref NameRef, relayState string) (*Outbound, string, er
 		return nil, "", err
 	}
 	return &Outbound{Binding: BindingRedirect, URL: withQuery(s.IdP.SLOURL, q)}, id, nil
+}
+
+// postForm is the HTTP-POST binding's form: el, signed (enveloped, RSA-SHA256) with
+// the org's SP key when it has one, base64 as param, with RelayState.
+func postForm(s Settings, param string, el *etree.Element, relayState string) (url.Values, error) {
+	if s.SPKey != nil && s.SP.Cert != nil {
+		signed, err := signEnveloped(s, el)
+		if err != nil {
+			return nil, err
+		}
+		el = signed
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{param: {base64.StdEncoding.EncodeToString(raw)}}
+	if relayState != "" {
+		form.Set("RelayState", relayState)
+	}
+	return form, nil
 }
 
 // redirectQuery deflates and encodes el as param, with RelayState, and signs the

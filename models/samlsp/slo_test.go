@@ -271,3 +271,87 @@ func TestSSOBindingAsPublished(t *testing.T) {
 		})
 	}
 }
+
+// TestLogoutResponseBinding: our answer to an IdP's LogoutRequest goes by the binding
+// the IdP published at its SLO endpoint: Redirect — a deflated query, signed in the
+// SigAlg/Signature parameters; POST (an IdP that publishes only HTTP-POST) — a form
+// with the LogoutResponse and an enveloped signature, nothing in a query string.
+func TestLogoutResponseBinding(t *testing.T) {
+	idp := samltest.New(t, "https://idp.example")
+	key, cert := samltest.NewKeyPair(t)
+	for _, tc := range []struct {
+		name    string
+		binding string
+		keys    bool
+	}{
+		{"Redirect, signed", samlsp.BindingRedirect, true},
+		{"Redirect, unsigned (no SP key)", samlsp.BindingRedirect, false},
+		{"published binding unknown: Redirect", "", false},
+		{"POST, signed", samlsp.BindingPOST, true},
+		{"POST, unsigned (no SP key)", samlsp.BindingPOST, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := settingsFor(idp)
+			s.IdP.SLOBinding = tc.binding
+			if tc.keys {
+				s.SPKey, s.SP.Cert = key, cert
+			}
+			out, err := samlsp.LogoutResponse(s, "id-req-1", "rs-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw []byte
+			if tc.binding == samlsp.BindingPOST {
+				if out.Binding != samlsp.BindingPOST || out.URL != idp.SLOURL || out.Form.Get("RelayState") != "rs-1" || out.Form.Has("SAMLRequest") {
+					t.Fatalf("%+v", out)
+				}
+				raw, _ = base64.StdEncoding.DecodeString(out.Form.Get("SAMLResponse"))
+				if tc.keys {
+					doc := etree.NewDocument()
+					if err := doc.ReadFromBytes(raw); err != nil {
+						t.Fatal(err)
+					}
+					ctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
+					if _, err := ctx.Validate(doc.Root()); err != nil {
+						t.Fatalf("embedded signature: %v", err)
+					}
+				}
+			} else {
+				if out.Binding != samlsp.BindingRedirect || !strings.HasPrefix(out.URL, idp.SLOURL+"?") || out.Form != nil {
+					t.Fatalf("%+v", out)
+				}
+				u, _ := url.Parse(out.URL)
+				q := u.Query()
+				raw = inflateParam(t, q.Get("SAMLResponse"))
+				if tc.keys != (q.Get("Signature") != "" && q.Get("SigAlg") == dsig.RSASHA256SignatureMethod) {
+					t.Fatalf("query signature present %v, want %v", q.Has("Signature"), tc.keys)
+				}
+				if tc.keys {
+					signedPart := u.RawQuery[:strings.Index(u.RawQuery, "&Signature=")]
+					sig, _ := base64.StdEncoding.DecodeString(q.Get("Signature"))
+					sum := sha256.Sum256([]byte(signedPart))
+					if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, sum[:], sig); err != nil {
+						t.Fatalf("query signature: %v", err)
+					}
+				}
+				if q.Get("RelayState") != "rs-1" {
+					t.Fatal("RelayState")
+				}
+			}
+			var lr sentLogout
+			if err := xml.Unmarshal(raw, &lr); err != nil {
+				t.Fatal(err)
+			}
+			if lr.XMLName.Local != "LogoutResponse" || lr.InResponseTo != "id-req-1" || lr.Destination != idp.SLOURL || lr.Issuer != s.SP.EntityID {
+				t.Fatalf("%+v", lr)
+			}
+			wantSigs := 0
+			if tc.keys && tc.binding == samlsp.BindingPOST {
+				wantSigs = 1
+			}
+			if len(lr.Signatures) != wantSigs {
+				t.Fatalf("%d signatures inside the message, want %d", len(lr.Signatures), wantSigs)
+			}
+		})
+	}
+}
