@@ -107,6 +107,28 @@ func TestSAMLIdPInterop(t *testing.T) {
 	}
 	t.Log("link of an existing account: ok")
 
+	// SP-initiated single logout right after the linked sign-in: the LogoutRequest
+	// names saml-idp's session as it was named at that sign-in (NameID and
+	// SessionIndex), or saml-idp answers "Invalid Session Participant".
+	{
+		out := carl.Post("/auth/logout/", nil)
+		href := out.Doc.Find(`[data-testid="idp-logout"]`).AttrOr("href", "")
+		if !strings.HasPrefix(href, sloURL+"?") {
+			t.Fatalf("carl's logout page: %d %q", out.Status, href)
+		}
+		before := len(idp.out.String())
+		hops := carlIdP.follow(href, false)
+		back := samlIdPFind(hops, sp.SLSURL)
+		if back == nil || back.status != http.StatusSeeOther || back.location != a.BaseURL+"/auth/login/" || strings.Contains(idp.out.String()[before:], "Invalid Session Participant") {
+			last := hops[len(hops)-1]
+			t.Fatalf("SP-initiated logout after the linked sign-in: %s\nlast: %d %s\n%s", sspHops(hops), last.status, sspTail(last.body, 500), sspTail(idp.out.String(), 3000))
+		}
+		if carl.Get("/organizations/acme/").Status != http.StatusSeeOther {
+			t.Fatal("carl still signed in after logging out")
+		}
+		t.Log("SP-initiated single logout after the linked sign-in: ok")
+	}
+
 	// IdP-initiated single logout. saml-idp keeps one profile for all its sessions (the
 	// last one signed in), so each logout follows that person's sign-in.
 	idpLogout := func(c *testapp.Client, b *samlIdPBrowser, u samlIdPUser, strip bool) []sspHop {

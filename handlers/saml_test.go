@@ -599,3 +599,63 @@ func TestSAMLSingleLogoutPostOnlyIdP(t *testing.T) {
 		}
 	}
 }
+
+// TestSAMLLinkedSignInLogsOutWithSessionIndex: a sign-in that went through the link
+// page (password or emailed link) keeps how the IdP named the session, like a direct
+// sign-in: the SP-initiated LogoutRequest carries the NameID with its Format and
+// qualifiers as sent, and the SessionIndex (saml-idp, ADFS, Shibboleth and Okta need it).
+func TestSAMLLinkedSignInLogsOutWithSessionIndex(t *testing.T) {
+	e := newSSOEnv(t, true)
+	for _, proof := range []string{"password", "emailed link"} {
+		nameID := map[string]string{"password": "erin-1", "emailed link": "fay-1"}[proof]
+		email := map[string]string{"password": "erin@example.com", "emailed link": "fay@example.com"}[proof]
+		signUp(t, e.a, email)
+		c := e.a.Client(t)
+		res := e.answer(c, c.Post("/auth/login/acme/", nil), user(nameID, email))
+		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/link/") {
+			t.Fatalf("%s: expected the link page: %d %s", proof, res.Status, res.Location)
+		}
+		if proof == "password" {
+			res = c.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}})
+		} else {
+			if r := c.Post(res.Location+"email/", nil); r.Status != http.StatusOK {
+				t.Fatalf("email link: %d", r.Status)
+			}
+			var token string
+			if err := e.a.DB.Bun.NewRaw(`SELECT args->'data'->>'token' FROM river_job WHERE args->>'template' = 'link_confirm' AND args->>'to' = ?`, email).Scan(context.Background(), &token); err != nil {
+				t.Fatal(err)
+			}
+			res = c.Get("/auth/link/confirm/" + token + "/")
+		}
+		if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+			t.Fatalf("%s: link: %d %s", proof, res.Status, res.Location)
+		}
+		out := c.Post("/auth/logout/", nil)
+		href := out.Doc.Find(`[data-testid="idp-logout"]`).AttrOr("href", "")
+		if !strings.HasPrefix(href, "https://idp.example/slo?") {
+			t.Fatalf("%s: logout page: %d %q", proof, out.Status, href)
+		}
+		u, _ := url.Parse(href)
+		compressed, _ := base64.StdEncoding.DecodeString(u.Query().Get("SAMLRequest"))
+		raw, err := io.ReadAll(flate.NewReader(bytes.NewReader(compressed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lr struct {
+			NameID struct {
+				Value  string `xml:",chardata"`
+				Format string `xml:"Format,attr"`
+				NQ     string `xml:"NameQualifier,attr"`
+				SPNQ   string `xml:"SPNameQualifier,attr"`
+			} `xml:"NameID"`
+			SessionIndex string `xml:"SessionIndex"`
+		}
+		if err := xml.Unmarshal(raw, &lr); err != nil {
+			t.Fatal(err)
+		}
+		if lr.NameID.Value != nameID || lr.NameID.Format != "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" ||
+			lr.NameID.NQ != e.idp.EntityID || lr.NameID.SPNQ != e.sp.EntityID || lr.SessionIndex != "idx-"+nameID {
+			t.Fatalf("%s: the LogoutRequest after a linked sign-in names %+v, SessionIndex %q", proof, lr.NameID, lr.SessionIndex)
+		}
+	}
+}

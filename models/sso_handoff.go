@@ -153,7 +153,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 		if n, _ := ins.RowsAffected(); n == 0 {
 			return &SSOError{Reason: ReasonReplay, Hint: "This assertion was already used: each response is accepted once."}
 		}
-		id := SSOIdentity{Identity: h.Identity, NameID: h.NameID, Attributes: h.Attributes}
+		id := SSOIdentity{Identity: h.Identity, NameID: h.NameID, NameRef: h.NameRef, Attributes: h.Attributes}
 		out, err := completeSSO(ctx, tx, mailer, org, p, start, id, h.Next, b.IP)
 		if err != nil {
 			return err

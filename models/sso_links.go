@@ -26,6 +26,7 @@ type PendingLink struct {
 	UserID         int64          `bun:"user_id"`
 	IDPUserID      string         `bun:"idp_user_id"`
 	NameID         string         `bun:"name_id"`
+	NameRef        string         `bun:"name_ref"` // samlsp.NameRef.Encode of the sign-in ("" for OAuth)
 	Email          string         `bun:"email"`
 	Attributes     map[string]any `bun:"attributes,type:jsonb"`
 	NextPath       string         `bun:"next_path"`
@@ -39,7 +40,7 @@ func createPendingLink(ctx context.Context, tx bun.Tx, org *Organization, p *Aut
 	token, tokenHash := newToken()
 	browser, browserHash := newToken()
 	l := &PendingLink{TokenHash: tokenHash, BrowserHash: browserHash, OrgID: org.ID, ProviderID: p.ID, UserID: u.ID,
-		IDPUserID: id.ID, NameID: id.NameID, Email: id.Email, Attributes: identityAttributes(id.Attributes), NextPath: next, Flow: flow,
+		IDPUserID: id.ID, NameID: id.NameID, NameRef: id.NameRef, Email: id.Email, Attributes: identityAttributes(id.Attributes), NextPath: next, Flow: flow,
 		ExpiresAt: time.Now().Add(PendingLinkLifetime)}
 	if _, err := tx.NewInsert().Model(l).Exec(ctx); err != nil {
 		return "", "", fmt.Errorf("store pending link: %w", err)
@@ -106,8 +107,10 @@ type LinkProof struct {
 
 // CompletePendingLink links the SSO identity to the account once its owner proved
 // it, in the browser the sign-in happened in, and makes them a linked member. It
-// returns the user, the org, where to go next and the IdP's NameID. A wrong password
-// is a ValidationError on "password".
+// returns the user, the org, where to go next and how the IdP named the session of
+// the sign-in (samlsp.NameRef, encoded, with its SessionIndex; the bare NameID for
+// links made before it was kept) for SP-initiated logout. A wrong password is a
+// ValidationError on "password".
 func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string, proof LinkProof, ip string) (*User, *Organization, string, string, error) {
 	var u *User
 	var org *Organization
@@ -165,7 +168,10 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 		if _, err := tx.NewUpdate().Model(l).Set("used_at = now()").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		next, nameID = l.NextPath, l.NameID
+		next, nameID = l.NextPath, l.NameRef
+		if nameID == "" {
+			nameID = l.NameID
+		}
 		if org, err = getOrg(ctx, tx, l.OrgID); err != nil {
 			return err
 		}

@@ -122,10 +122,13 @@ type SSOOutcome struct {
 }
 
 // SSOIdentity is who an IdP says signs in: the mapped identity plus what is kept
-// with the link (the SAML NameID, for single logout, and the attributes last seen).
+// with the link (the SAML NameID, for single logout, and the attributes last seen),
+// and how the IdP named this session (NameRef: samlsp.NameRef.Encode, "" for OAuth),
+// which a sign-in that waits on the link page keeps for SP-initiated logout.
 type SSOIdentity struct {
 	samlsp.Identity
 	NameID     string
+	NameRef    string
 	Attributes map[string][]string
 }
 
@@ -142,7 +145,7 @@ type SSOStart struct {
 
 // SAMLIdentity is the identity of a validated assertion.
 func SAMLIdentity(a *samlsp.Assertion, id samlsp.Identity) SSOIdentity {
-	return SSOIdentity{Identity: id, NameID: a.NameID, Attributes: a.Attributes}
+	return SSOIdentity{Identity: id, NameID: a.NameID, NameRef: a.Ref().Encode(), Attributes: a.Attributes}
 }
 
 // CompleteSSO completes a sign-in of a provider without assertions (Google, GitHub):

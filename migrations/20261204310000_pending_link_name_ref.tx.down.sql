@@ -1,0 +1,1 @@
+ALTER TABLE pending_links DROP COLUMN IF EXISTS name_ref;
