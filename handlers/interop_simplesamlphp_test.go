@@ -463,6 +463,18 @@ func (s *sspIdP) fail(t *testing.T, a *testapp.App, what string, res *testapp.Re
 // serves Debian's SimpleSAMLphp with it on a loopback port until the test ends.
 func sspStart(t *testing.T, php, www string, sps []sspSP, users []sspUser) *sspIdP {
 	t.Helper()
+	return sspStartWith(t, php, www, sps, users, sspOptions{})
+}
+
+// sspOptions change the IdP itself.
+type sspOptions struct {
+	// SLOPostOnly: the IdP's metadata publishes only an HTTP-POST SingleLogoutService.
+	SLOPostOnly bool
+}
+
+// sspStartWith is sspStart with IdP options.
+func sspStartWith(t *testing.T, php, www string, sps []sspSP, users []sspUser, opts sspOptions) *sspIdP {
+	t.Helper()
 	dir := t.TempDir()
 	for _, sub := range []string{"metadata", "sessions"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
@@ -491,7 +503,7 @@ func sspStart(t *testing.T, php, www string, sps []sspSP, users []sspUser) *sspI
 		"Dir": dir + "/", "MetadataDir": filepath.Join(dir, "metadata") + "/", "SessionDir": filepath.Join(dir, "sessions"),
 		"Salt": sspRandomHex(t, 32), "AdminPassword": sspRandomHex(t, 16),
 		"KeyFile": keyFile, "CertFile": certFile, "SPs": sps, "SPHost": spURL.Host, "Users": users,
-		"PerSPLogoutSigning": perSPLogoutSigning,
+		"PerSPLogoutSigning": perSPLogoutSigning, "SLOPostOnly": opts.SLOPostOnly,
 	}
 	for src, dst := range map[string]string{
 		"config.php.tmpl":            "config.php",
@@ -714,9 +726,14 @@ func sspHops(hops []sspHop) string {
 // redirect points at stop.
 func (b *sspBrowser) follow(startURL, stop string) []sspHop {
 	b.t.Helper()
-	var hops []sspHop
 	req, _ := http.NewRequest(http.MethodGet, startURL, nil)
-	var sent url.Values
+	return b.followRequest(req, nil, stop)
+}
+
+// followRequest is follow from req (which sends the form sent, if any).
+func (b *sspBrowser) followRequest(req *http.Request, sent url.Values, stop string) []sspHop {
+	b.t.Helper()
+	var hops []sspHop
 	for step := 0; step < 20; step++ {
 		res, body := b.do(req)
 		h := sspHop{method: req.Method, url: req.URL.String(), form: sent, status: res.StatusCode, body: sspTail(body, 1500)}

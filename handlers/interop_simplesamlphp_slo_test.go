@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"gatehouse/handlers/testapp"
 	"gatehouse/models/samlsp"
 )
@@ -142,4 +144,96 @@ func TestSimpleSAMLphpUnsignedLogout(t *testing.T) {
 		}
 		t.Logf("%s: unsigned IdP logout (%s) honoured once allowed: ok", o.slug, o.binding)
 	}
+}
+
+// TestSimpleSAMLphpPostOnlySLO: SimpleSAMLphp publishing only an HTTP-POST
+// SingleLogoutService. Its IdP-initiated logout gets our LogoutResponse by HTTP-POST
+// (the auto-submitting form, which SimpleSAMLphp accepts and finishes at ReturnTo),
+// and an SP-initiated logout sends the LogoutRequest by POST and comes back verified.
+func TestSimpleSAMLphpPostOnlySLO(t *testing.T) {
+	if os.Getenv("GATEHOUSE_SKIP_INTEROP") == "1" {
+		t.Skip("GATEHOUSE_SKIP_INTEROP=1")
+	}
+	php, www := sspRequire(t)
+	a := testapp.Serve(t, testapp.Options{})
+	sp := samlsp.NewSP(a.BaseURL, "acme")
+	owner := setUp(t, a)
+	idp := sspStartWith(t, php, www, []sspSP{{SP: sp, SignResponse: true, SignAssertion: true, SLSBinding: bindingRedirect}}, []sspUser{
+		{Username: "olive", Password: "olivepass", Email: "owner@example.com", GivenName: "Olive", Surname: "Owner"},
+		{Username: "dana", Password: "danapass", Email: "dana@example.com", GivenName: "Dana", Surname: "Dunn"},
+	}, sspOptions{SLOPostOnly: true})
+	if res := owner.Post("/settings/acme/auth/configure/saml2/", url.Values{"method": {"url"}, "metadata_url": {idp.metadataURL()},
+		"map_identifier": {"uid"}, "map_email": {"email"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("configure: %d %s\n%s", res.Status, res.Text(`[data-testid^="error-"]`), idp.log())
+	}
+	var sloURL, sloBinding string
+	if err := a.DB.Bun.NewRaw(`SELECT coalesce(config->>'slo_url', ''), coalesce(config->>'slo_binding', '') FROM auth_providers`).
+		Scan(context.Background(), &sloURL, &sloBinding); err != nil || sloURL == "" || sloBinding != samlsp.BindingPOST {
+		t.Fatalf("SLO registered %q by %q (%v): SimpleSAMLphp did not publish POST only", sloURL, sloBinding, err)
+	}
+	if res := idp.browser(t).signInAt(owner, sp, owner.Post("/settings/acme/auth/activate/", nil), "olive", "olivepass"); res.Status != http.StatusSeeOther {
+		idp.fail(t, a, "activation", res)
+	}
+	dana, danaIdP := a.Client(t), idp.browser(t)
+	signIn := func() {
+		t.Helper()
+		dana.Get("/auth/login/acme/")
+		if res := danaIdP.signInAt(dana, sp, dana.Post("/auth/login/acme/", nil), "dana", "danapass"); res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+			idp.fail(t, a, "dana's sign-in", res)
+		}
+	}
+	returnTo := a.BaseURL + "/auth/login/"
+
+	// IdP-initiated: our SLS answers with a form that posts the LogoutResponse.
+	signIn()
+	hops := danaIdP.follow(idp.idpBase+"/saml2/idp/SingleLogoutService.php?"+url.Values{"ReturnTo": {returnTo}}.Encode(), returnTo)
+	var sls, posted *sspHop
+	for i := range hops {
+		switch {
+		case hops[i].method == http.MethodGet && strings.HasPrefix(hops[i].url, sp.SLSURL+"?"):
+			sls = &hops[i]
+		case hops[i].method == http.MethodPost && hops[i].url == sloURL && hops[i].form.Get("SAMLResponse") != "":
+			posted = &hops[i]
+		}
+	}
+	if sls == nil || sls.status != http.StatusOK || posted == nil {
+		t.Fatalf("IdP-initiated logout: no LogoutResponse posted to %s: %s\n%s", sloURL, sspHops(hops), idp.log())
+	}
+	if doc, err := base64.StdEncoding.DecodeString(posted.form.Get("SAMLResponse")); err != nil || !bytes.Contains(doc, []byte("LogoutResponse")) {
+		t.Fatalf("posted SAMLResponse is not a LogoutResponse (%v)", err)
+	}
+	if last := hops[len(hops)-1]; last.location != returnTo {
+		t.Fatalf("logout did not finish at ReturnTo: %s\n%s", sspHops(hops), idp.log())
+	}
+	if errs := idp.logErrors(); errs != "" {
+		t.Fatalf("SimpleSAMLphp logged errors during the logout:\n%s", errs)
+	}
+	if dana.Get("/organizations/acme/").Status != http.StatusSeeOther {
+		t.Fatal("dana still signed in after the IdP's logout")
+	}
+	t.Log("IdP-initiated logout, LogoutResponse by HTTP-POST: ok")
+
+	// SP-initiated: the logout page's form posts the LogoutRequest to SimpleSAMLphp,
+	// whose LogoutResponse comes back to our SLS and is verified.
+	signIn()
+	out := dana.Post("/auth/logout/", nil)
+	form := out.Doc.Find(`form[data-testid="idp-logout-form"]`)
+	if form.AttrOr("action", "") != sloURL {
+		t.Fatalf("logout page: %d, form to %q", out.Status, form.AttrOr("action", ""))
+	}
+	values := url.Values{}
+	form.Find("input[name]").Each(func(_ int, in *goquery.Selection) { values.Set(in.AttrOr("name", ""), in.AttrOr("value", "")) })
+	req, _ := http.NewRequest(http.MethodPost, sloURL, strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hops = danaIdP.followRequest(req, values, returnTo)
+	if last := hops[len(hops)-1]; !strings.HasPrefix(last.url, sp.SLSURL) || last.location != returnTo {
+		t.Fatalf("SP-initiated logout did not come back verified: %s\n%s", sspHops(hops), idp.log())
+	}
+	if errs := idp.logErrors(); errs != "" {
+		t.Fatalf("SimpleSAMLphp logged errors during SP-initiated logout:\n%s", errs)
+	}
+	if dana.Get("/organizations/acme/").Status != http.StatusSeeOther {
+		t.Fatal("dana still signed in after logging out")
+	}
+	t.Log("SP-initiated logout to a POST-only IdP: ok")
 }
