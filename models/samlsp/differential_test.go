@@ -19,10 +19,11 @@ package samlsp_test
 // (pinned) certificate is outside its validity window (goxmldsig: "Cert is not valid
 // at this time"); Gatehouse accepts it (issue 11 item 4; models.CertStage warns the
 // owners instead). The exception (certDatesOnly) is narrow: only that error, only
-// when a configured certificate is outside its window at the instant, and only for an
-// input the new path accepted — so its signature verified with a configured key. A
-// KeyInfo certificate that is not configured, or any other reason, still counts
-// (TestDifferentialConfiguredCertificateDates). crewjam's reference path uses
+// when a configured certificate is outside its window at the instant, only for an
+// input the new path accepted (its signature verified with a configured key), and
+// only if the same reference, run at an instant inside that certificate's window,
+// verifies the signatures too. A KeyInfo certificate that is not configured, another
+// key, or any other reason still counts (TestDifferentialConfiguredCertificateDates). crewjam's reference path uses
 // Gatehouse's own SignatureVerifier, which no longer checks the dates either, so in
 // practice gosaml2 is the reference that needs the exception.
 
@@ -189,17 +190,28 @@ func differential(t testing.TB, st *diffStats, name string, s samlsp.Settings, r
 	if a == nil || a.NameID == "" {
 		t.Errorf("%s: accepted without a NameID", name)
 	}
-	crewjam := func(s samlsp.Settings, raw []byte) verdict { return crewjamVerdict(s, raw, requestID) }
-	gosaml2 := func(s samlsp.Settings, raw []byte) verdict { return gosaml2Verdict(s, raw, now) }
+	// Each reference at an instant (its verdict at now is the one that counts).
+	crewjam := func(at time.Time) verdict {
+		if !at.Equal(now) {
+			defer samlsp.FreezeClock(at)()
+		}
+		return crewjamVerdict(s, raw, requestID)
+	}
+	gosaml2 := func(at time.Time) verdict {
+		if at.Equal(now) {
+			return gosaml2Verdict(s, raw, now)
+		}
+		return gosaml2At(s, raw, at)
+	}
 	for _, ref := range []struct {
 		name string
-		run  func(samlsp.Settings, []byte) verdict
+		at   func(time.Time) verdict
 	}{{"crewjam", crewjam}, {"gosaml2", gosaml2}} {
-		v := ref.run(s, raw)
+		v := ref.at(now)
 		if !v.counts() {
 			continue
 		}
-		if certDatesOnly(s, v, now) {
+		if certDatesOnly(s, v, now, ref.at) {
 			st.certDates++
 			continue
 		}
@@ -210,10 +222,11 @@ func differential(t testing.TB, st *diffStats, name string, s samlsp.Settings, r
 // certDatesOnly is the one intended difference (see the top of the file): the
 // reference refused with goxmldsig's date error, which it returns only for a
 // certificate it found among the configured ones (after comparing KeyInfo with them,
-// before checking any signature), and a configured certificate is indeed outside its
-// validity window at now. The new path accepted the same input, so the signature
-// verified with a configured key: the dates are the only difference.
-func certDatesOnly(s samlsp.Settings, v verdict, now time.Time) bool {
+// before checking any signature); a configured certificate is indeed outside its
+// validity window at now; and the same reference, run at an instant inside that
+// window (at), verifies the signatures: it accepts, or refuses for time alone (the
+// assertion's own window is checked at now by the new path and by the run at now).
+func certDatesOnly(s samlsp.Settings, v verdict, now time.Time, at func(time.Time) verdict) bool {
 	if v.class != classSignature || !strings.Contains(strings.ToLower(v.detail), "cert is not valid at this time") {
 		return false
 	}
@@ -222,7 +235,16 @@ func certDatesOnly(s samlsp.Settings, v verdict, now time.Time) bool {
 		return false
 	}
 	for _, c := range certs {
-		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+		var inside time.Time
+		switch {
+		case now.After(c.NotAfter):
+			inside = c.NotAfter
+		case now.Before(c.NotBefore):
+			inside = c.NotBefore
+		default:
+			continue
+		}
+		if r := at(inside); r.accept || r.class == classTime {
 			return true
 		}
 	}
@@ -265,9 +287,16 @@ func TestDifferentialConfiguredCertificateDates(t *testing.T) {
 		_, renewed := certValid(t, h.idp.Key, h.now.Add(-time.Hour), h.now.Add(48*time.Hour))
 		other := samlsp.Settings{SP: h.orgA.SP, IdP: idp.Settings()}
 		other.IdP.Certs = [][]byte{renewed.Raw}
-		// Nor does it apply when no configured certificate is outside its window.
-		if certDatesOnly(other, verdict{class: classSignature, detail: "Cert is not valid at this time"}, h.now) {
+		// Nor does it apply when no configured certificate is outside its window, nor
+		// when the reference, inside the certificate's window, refuses the signature.
+		accepts := func(time.Time) verdict { return verdict{accept: true} }
+		if certDatesOnly(other, verdict{class: classSignature, detail: "Cert is not valid at this time"}, h.now, accepts) {
 			t.Errorf("%s: the exception applies with every configured certificate valid", w.name)
+		}
+		forged := evil.Response(t, h.orgA.SP, alice, samltest.Options{})
+		gosaml2 := func(at time.Time) verdict { return gosaml2At(s, forged, at) }
+		if v := gosaml2Verdict(s, forged, h.now); !certDatesOnly(s, v, h.now, accepts) || certDatesOnly(s, v, h.now, gosaml2) {
+			t.Errorf("%s: the exception covers a signature by another key behind the configured certificate (%+v)", w.name, v)
 		}
 		if _, err := samlsp.ValidateResponse(other, raw, ""); !isReason(err, samlsp.ReasonSignature) {
 			t.Errorf("%s: a KeyInfo certificate that is not configured was trusted: %v", w.name, err)
