@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -42,12 +44,14 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
-	// pgx's default, cached prepared statements, unless the URL says otherwise
-	// (?default_query_exec_mode=exec behind a transaction-pooling pgbouncer). Each
-	// statement is parsed and planned once per connection: an SSO login costs
-	// PostgreSQL 4.5 ms CPU instead of 7.1 ms in exec mode (issue 12). A migration that
-	// changes a cached statement's result type fails that statement once per
-	// connection; pgx then drops it from the cache. Migrations run before serving.
+	// Exec mode unless the URL says otherwise (?default_query_exec_mode=…). bun writes
+	// every argument into the SQL text, so pgx's statement cache would prepare and keep
+	// nearly every query as a new statement (up to 512 per connection, including
+	// SCIM's 600 KB id lists: a tenant could fill GBs), for no plan reuse. Exec mode
+	// also survives schema changes under a running pool.
+	if !strings.Contains(url, "default_query_exec_mode") {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
 	if cfg.MaxConns < 10 {
 		cfg.MaxConns = 10
 	}

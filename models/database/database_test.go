@@ -25,8 +25,7 @@ func TestMigrateIsIdempotentAndCreatesTables(t *testing.T) {
 	}
 }
 
-// Statements are prepared once per connection unless the URL asks for exec mode (a
-// transaction-pooling pgbouncer): both are served.
+// Exec mode unless the URL names another pgx mode: both are served.
 func TestQueryExecModeFromURL(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
@@ -35,8 +34,8 @@ func TestQueryExecModeFromURL(t *testing.T) {
 		url  string
 		want pgx.QueryExecMode
 	}{
-		{url, pgx.QueryExecModeCacheStatement},
-		{url + "&default_query_exec_mode=exec", pgx.QueryExecModeExec},
+		{url, pgx.QueryExecModeExec},
+		{url + "&default_query_exec_mode=cache_describe", pgx.QueryExecModeCacheDescribe},
 	} {
 		d, err := database.Open(ctx, tc.url)
 		if err != nil {
