@@ -80,13 +80,13 @@ func (c *ConfirmSwitch) Error() string { return "sign-in as " + c.Email + " need
 
 // HandoffResult is a completed handoff.
 type HandoffResult struct {
-	Org        *Organization
-	Provider   *AuthProvider
-	Outcome    *SSOOutcome
-	Attempt    SSOAttempt
-	NameID     string
-	NameRef    string // how the IdP named the session (samlsp.NameRef.Encode), else the NameID
-	Next       string
+	Org      *Organization
+	Provider *AuthProvider
+	Outcome  *SSOOutcome
+	Attempt  SSOAttempt
+	NameID   string
+	NameRef  string // how the IdP named the session (samlsp.NameRef.Encode), else the NameID
+	Next     string
 	// Activation is the owner's activation round trip this completes (nil otherwise).
 	Activation *SSOResultStarter
 }
