@@ -128,7 +128,11 @@ func (h *Handler) startSSO(c *fiber.Ctx, org *models.Organization, p *models.Aut
 		}
 		var flow string
 		var out *samlsp.Outbound
-		out, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next)
+		key := "" // the owner's forms act once however often they are submitted
+		if purpose == models.PurposeActivate || purpose == models.PurposeTest {
+			key = models.ValidSubmitKey(c.FormValue(submitKeyField))
+		}
+		out, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next, key)
 		if err != nil {
 			return err
 		}
