@@ -216,7 +216,7 @@ func diagnosis(d *samlsp.Diagnosis) templ.Component {
 			templ_7745c5c3_Var9 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<h2 class=\"visually-hidden\">Checks</h2><figure><table data-testid=\"test-checks\"><thead><tr><th>Check</th><th>Verdict</th><th>Details</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<h2 class=\"visually-hidden\">Checks</h2><figure><table data-testid=\"test-checks\" class=\"fit\"><thead><tr><th>Check</th><th>Verdict</th><th>Details</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -373,7 +373,7 @@ func diagnosis(d *samlsp.Diagnosis) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "</small></dd></dl><figure><table data-testid=\"test-attributes\"><thead><tr><th>Attribute</th><th>Values</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "</small></dd></dl><figure><table data-testid=\"test-attributes\" class=\"fit\"><thead><tr><th>Attribute</th><th>Values</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
