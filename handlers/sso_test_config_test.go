@@ -241,6 +241,7 @@ func TestSSOResultsInsideSettings(t *testing.T) {
 	// A failed activation (a new owner-configured provider answered by the wrong key)
 	// lands on a Settings › Auth page that says what failed; nothing is activated.
 	f := newSSOEnv(t, false)
+	f.a.Handler.Log = e.a.Handler.Log
 	other := samltest.New(t, "https://idp.example")
 	relay, id = authnRequest(t, f.owner.Post("/settings/acme/auth/activate/", nil))
 	acs = acsCrossSite(f.owner, other.Response(t, f.sp, user("owner-1", "owner@example.com"), samltest.Options{InResponseTo: id}), relay)
@@ -300,6 +301,9 @@ func TestSSOResultsInsideSettings(t *testing.T) {
 		t.Fatal("a refused activation activated the provider")
 	}
 
+	if !strings.Contains(logs.String(), "SAML activation response rejected") {
+		t.Fatal("the refused activation was not logged") // (so the check below reads a real log)
+	}
 	for _, leak := range []string{"SAMLResponse", "<saml", "saml:Assertion", "SignatureValue", base64.StdEncoding.EncodeToString(raw)[:40]} {
 		if strings.Contains(logs.String(), leak) {
 			t.Fatalf("the log holds %q", leak)
