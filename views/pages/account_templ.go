@@ -138,7 +138,7 @@ func Account(p layouts.Page, v AccountView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "</article></div><article><header><h2>Sessions</h2></header><figure><table data-testid=\"sessions\" class=\"fit\"><thead><tr><th>Browser</th><th>IP</th><th>Signed in</th><th>Last active</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "</article></div><article><header><h2>Sessions</h2></header><figure><table data-testid=\"sessions\"><thead><tr><th>Browser</th><th>IP</th><th>Signed in</th><th>Last active</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
