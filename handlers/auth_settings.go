@@ -22,6 +22,10 @@ func (h *Handler) spValues(org *models.Organization) pages.SPValues {
 		SignOnURL: h.baseURL() + "/auth/login/" + org.Slug + "/", RelayState: h.baseURL() + "/organizations/" + org.Slug + "/"}
 }
 
+// submitKeyField is the hidden field of the owner's forms that must act once
+// (models.NewSubmitKey).
+const submitKeyField = "submit_key"
+
 // keyNewSCIMToken carries a just-generated SCIM token from its POST to the GET that
 // shows it, once (POST → 303 → GET: the address bar holds a URL that reloads, and the
 // secret is never in a URL).
@@ -84,7 +88,7 @@ func pageOf[T any](p logPage, rows []T) (page []T, prev, next string) {
 func (h *Handler) renderAuthSettings(c *fiber.Ctx, status int, form *pages.SettingsForm, newToken string) error {
 	ctx := c.UserContext()
 	org, _ := currentOrg(c)
-	v := pages.AuthView{Slug: org.Slug, SP: h.spValues(org), LoginURL: h.baseURL() + "/auth/login/" + org.Slug + "/"}
+	v := pages.AuthView{Slug: org.Slug, SP: h.spValues(org), LoginURL: h.baseURL() + "/auth/login/" + org.Slug + "/", SubmitKey: models.NewSubmitKey()}
 	if u := currentUser(c); u != nil {
 		v.Operator = u.IsSuperuser
 	}
@@ -400,7 +404,12 @@ func (h *Handler) scimView(c *fiber.Ctx, v *pages.AuthView, org *models.Organiza
 // createSCIMToken shows the new token on the page, once (it is never stored in clear).
 func (h *Handler) createSCIMToken(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
-	secret, _, err := models.CreateSCIMToken(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c))
+	secret, _, err := models.CreateSCIMTokenOnce(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c), models.ValidSubmitKey(c.FormValue(submitKeyField)))
+	if errors.Is(err, models.ErrAlreadySubmitted) {
+		// A second click of the same form: the first submission's answer shows the
+		// token; this one changes nothing (not even the session, which holds it).
+		return h.redirect(c, "/settings/"+org.Slug+"/auth/#scim")
+	}
 	var forbidden *models.ForbiddenError
 	if errors.As(err, &forbidden) {
 		h.flashError(c, forbidden.Reason)

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -73,16 +74,19 @@ type journey struct {
 	*browserSession
 	app    *testapp.App
 	idp    *samltest.IdP
+	idpURL string // the IdP server's base URL (IdP-initiated sign-ins start there)
 	axeJS  string
 	report []string
 }
 
 func startJourney(t *testing.T, shots string, width, height int64, mobile bool, axeJS string) *journey {
 	a := testapp.Serve(t, testapp.Options{Jobs: true})
-	idp, _ := samltest.NewServer(t)
+	idp, srv := samltest.NewServer(t)
 	idp.AddUser("owner", samltest.User{NameID: "owner-1", Attributes: map[string][]string{
 		"email": {"owner@example.test"}, "firstName": {"Olivia"}, "lastName": {"Owner"}}})
-	j := &journey{browserSession: startBrowserSessionAt(t, a.BaseURL, shots, width, height, mobile), app: a, idp: idp, axeJS: axeJS}
+	idp.AddUser("jit", samltest.User{NameID: "jit-1", Attributes: map[string][]string{
+		"email": {"jit@example.test"}, "firstName": {"Jules"}, "lastName": {"Intime"}}})
+	j := &journey{browserSession: startBrowserSessionAt(t, a.BaseURL, shots, width, height, mobile), app: a, idp: idp, idpURL: srv.URL, axeJS: axeJS}
 	t.Cleanup(func() {
 		sort.Strings(j.report)
 		t.Logf("pages at %dpx (document width, axe violations by impact):\n  %s", width, strings.Join(j.report, "\n  "))
@@ -249,6 +253,8 @@ func ownerJourney(t *testing.T, j *journey) {
 
 	// Settings: enable SCIM.
 	j.waitHTMX()
+	browserRun(j.browserSession, "allow IdP-initiated sign-in", chromedp.Evaluate[bool](
+		`document.querySelector("[data-testid=allow-idp-initiated]").checked = true`))
 	j.do("enable SCIM", chromedp.Click(chromedp.CSS(`[data-testid=enable-scim]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid=save-settings]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=scim-generate]`)))
@@ -285,22 +291,80 @@ func ownerJourney(t *testing.T, j *journey) {
 	j.wantText(`[data-testid=provider-state]`, "active")
 	j.wantText(`[data-testid=idp-entity-id]`, j.idp.EntityID)
 
+	// Test Configuration: the IdP's answer lands on a result page inside Settings ›
+	// Auth (POST → 303 → GET), which a reload shows again.
+	j.waitHTMX()
+	j.do("test the configuration", chromedp.Click(chromedp.CSS(`[data-testid=test-configuration]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-login]`)))
+	j.do("sign in at the IdP for the test", chromedp.Click(chromedp.CSS(`[data-testid=idp-user-owner]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-continue]`)))
+	j.do("continue to Gatehouse", chromedp.Click(chromedp.CSS(`[data-testid=idp-continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=test-checks]`)))
+	j.waitLocation(`location.pathname.startsWith("/settings/acme/auth/test/")`)
+	j.wantText(`[data-testid=test-verdict]`, "owner@example.test would sign in")
+	j.wantText(`.org-nav a[aria-current=page]`, "Auth")
+	j.page("auth-test-result")
+	j.do("reload the result", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-testid=test-checks]`)))
+	j.wantText(`[data-testid=test-verdict]`, "owner@example.test would sign in")
+
+	// An IdP-initiated sign-in of another person asks before replacing the owner's
+	// session ("Continue as …?"); continuing signs in a new passwordless account.
+	j.do("IdP-initiated sign-in of another person", chromedp.Navigate(j.idpURL+"/idp-initiated?user=jit&sp="+url.QueryEscape(a.BaseURL+"/saml/metadata/acme/")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-continue]`)))
+	j.do("continue to Gatehouse", chromedp.Click(chromedp.CSS(`[data-testid=idp-continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-switch]`)))
+	j.page("sso-switch-confirm")
+	j.do("continue as the other person", chromedp.Click(chromedp.CSS(`[data-testid=confirm-switch-continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=org-name]`)))
+	// Their first password needs the mailbox: the account page emails a link.
+	j.do("open the account", chromedp.Navigate(a.BaseURL+"/account/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=first-password]`)))
+	j.page("account-first-password")
+	j.waitHTMX()
+	j.do("email me a link", chromedp.Click(chromedp.CSS(`[data-testid=first-password] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=flash]`)))
+	j.wantText(`[data-testid=flash]`, "emailed jit@example.test a link")
+	j.do("open the emailed link", chromedp.Navigate(a.BaseURL+"/auth/password/reset/"+mailToken(t, a, "jit@example.test", "password_reset")+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=reset-password] input[name=password]`)))
+	j.page("first-password")
+	// Back to the owner: signed out, then signed in by the IdP (IdP-initiated).
+	j.logout()
+	j.do("IdP-initiated sign-in of the owner", chromedp.Navigate(j.idpURL+"/idp-initiated?user=owner&sp="+url.QueryEscape(a.BaseURL+"/saml/metadata/acme/")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-continue]`)))
+	j.do("continue to Gatehouse", chromedp.Click(chromedp.CSS(`[data-testid=idp-continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=org-name]`)))
+	j.do("open Auth", chromedp.Navigate(a.BaseURL+"/settings/acme/auth/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=disable-provider]`)))
+
 	// Disable: a confirmation that states the consequences, a red button.
 	j.do("open Disable", chromedp.Click(chromedp.CSS(`[data-testid=disable-provider]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=disable-consequences]`)))
 	j.wantPath("/settings/acme/auth/disable/")
 	j.wantText(`[data-testid=disable-consequences]`, "emailed how to sign in with a password")
-	j.wantText(`[data-testid=disable-consequences]`, "1 member's link")
+	j.wantText(`[data-testid=disable-consequences]`, "2 members' links") // the owner and the IdP-initiated newcomer
 	j.page("auth-disable-confirm")
 	j.waitHTMX()
 	j.do("confirm", chromedp.Click(chromedp.CSS(`[data-testid=confirm-disable]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=provider-list]`)))
-	j.wantText(`[data-testid=flash]`, "1 member was emailed")
+	j.wantText(`[data-testid=flash]`, "2 members were emailed")
 	j.page("auth-disabled")
 
 	// The pages a signed-out person sees.
 	j.logout()
 	j.page("login")
+
+	// Signing up: "Check your email", then the emailed verification page.
+	j.do("open sign up", chromedp.Navigate(a.BaseURL+"/auth/register/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=register]`)))
+	j.do("sign up",
+		chromedp.SendKeys(chromedp.CSS(`#f-name`), "Nina Newcomer"),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), "nina@example.test"),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "nina-password-1"),
+		chromedp.Click(chromedp.CSS(`[data-testid=register-submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=check-email]`)))
+	j.page("check-email")
+	j.do("open the verification link", chromedp.Navigate(a.BaseURL+"/auth/verify/"+mailToken(t, a, "nina@example.test", "verify_email")+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=verify-submit]`)))
+	j.page("verify-email")
+	j.do("verify", chromedp.Click(chromedp.CSS(`[data-testid=verify-submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=nav-account]`)))
 
 	j.checkClean()
 }

@@ -207,7 +207,7 @@ func TestBrowserRequireSSO(t *testing.T) {
 	if q := browserRun(bob, "location query", chromedp.Evaluate[string](`location.search`)); q != "?next=%2Forganizations%2Facme%2F" {
 		t.Errorf("org login query = %q, want next=/organizations/acme/", q)
 	}
-	bob.wantText(`[data-testid=org-login] h2`, "Sign in to Acme Corp")
+	bob.wantText(`[data-testid=org-login] :is(h1, h2)`, "Sign in to Acme Corp")
 	bob.wantText(`[data-testid=sso-start]`, "Log in with single sign-on")
 	if bob.count(`[data-testid=nav-account]`) != 0 {
 		t.Errorf("Bob is still signed in after Require SSO ended his session")
@@ -232,7 +232,7 @@ func TestBrowserRequireSSO(t *testing.T) {
 	if p := browserRun(bob, "path", chromedp.Evaluate[string](`location.pathname`)); !strings.HasPrefix(p, "/auth/link/") {
 		t.Errorf("after the IdP Bob is at %s, want /auth/link/{token}/", p)
 	}
-	bob.wantText(`[data-testid=link-account] h2`, "Link your account")
+	bob.wantText(`[data-testid=link-account] h1`, "Link your account")
 	bob.wantText(`[data-testid=link-account] header`, bobEmail)
 	bob.wantText(`[data-testid=link-account] header`, "Acme Corp")
 	seq.shot(bob, "member-link-account")
@@ -367,7 +367,7 @@ func rssoWaitForSubject(b *browserSession, subject string, want []string) {
 	b.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		b.do("open dev mail", chromedp.Navigate(b.base+"/_dev/mail"), chromedp.WaitVisible(chromedp.CSS(`main hgroup h2`)))
+		b.do("open dev mail", chromedp.Navigate(b.base+"/_dev/mail"), chromedp.WaitVisible(chromedp.CSS(`main hgroup h1`)))
 		got := rssoMailRecipients(b, subject)
 		if slices.Equal(got, want) {
 			return

@@ -78,7 +78,7 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 	b.do("configure SAML2", chromedp.Click(chromedp.CSS(`[data-testid=configure-saml2]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=configure-form]`)))
 	b.wantPath("/settings/acme/auth/configure/saml2/")
-	b.wantText(`main hgroup h2`, "Configure SAML2")
+	b.wantText(`main hgroup h1`, "Configure SAML2")
 	for sel, want := range map[string]string{
 		`[data-testid=sp-entity-id]`:   spEntityID,
 		`[data-testid=sp-acs-url]`:     a.BaseURL + "/saml/acs/acme/",
@@ -153,7 +153,7 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 	// 4. A newcomer signs in from the org login page and joins just in time.
 	b.logout()
 	b.do("open the org login page", chromedp.Navigate(loginURL), chromedp.WaitVisible(chromedp.CSS(`[data-testid=sso-start]`)))
-	b.wantText(`[data-testid=org-login] h2`, "Sign in to Acme Corp")
+	b.wantText(`[data-testid=org-login] :is(h1, h2)`, "Sign in to Acme Corp")
 	b.wantText(`[data-testid=sso-start]`, "Log in with single sign-on")
 	b.shot("org-login")
 	b.waitHTMX()
@@ -189,7 +189,7 @@ func TestBrowserSAMLSetupAndJIT(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-continue]`)))
 	b.do("continue to Gatehouse", chromedp.Click(chromedp.CSS(`[data-testid=idp-continue]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-switch]`)))
-	b.wantText(`[data-testid=confirm-switch] h2`, "Continue as "+ownerEmail+"?")
+	b.wantText(`[data-testid=confirm-switch] h1`, "Continue as "+ownerEmail+"?")
 	b.wantText(`[data-testid=nav-account]`, newbieName)
 	b.shot("confirm-switch")
 	b.do("continue as the owner", chromedp.Click(chromedp.CSS(`[data-testid=confirm-switch-continue]`)),

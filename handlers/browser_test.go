@@ -60,7 +60,7 @@ func TestBrowserFoundationFlow(t *testing.T) {
 	// 1. First run: / sends the visitor to /setup/.
 	b.do("open /", chromedp.Navigate(a.BaseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=setup]`)))
 	b.wantPath("/setup/")
-	b.wantText(`[data-testid=setup] h2`, "Welcome to Gatehouse")
+	b.wantText(`[data-testid=setup] h1`, "Welcome to Gatehouse")
 	b.shot("setup")
 	b.do("fill setup form",
 		chromedp.SendKeys(chromedp.CSS(`#f-name`), ownerName),
@@ -111,7 +111,7 @@ func TestBrowserFoundationFlow(t *testing.T) {
 	// 4. Log out, accept the invitation as a new account.
 	b.logout()
 	b.do("open invitation link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`[data-testid=accept-register]`)))
-	b.wantText(`[data-testid=accept-invitation] h2`, "Join Acme Corp")
+	b.wantText(`[data-testid=accept-invitation] :is(h1, h2)`, "Join Acme Corp")
 	b.wantText(`[data-testid=accept-invitation] header`, colleagueEmail)
 	if got := b.value(`#f-email`); got != colleagueEmail {
 		t.Errorf("accept form email = %q, want it prefilled with %q", got, colleagueEmail)
@@ -464,7 +464,7 @@ func (b *browserSession) waitForMail(to string, within time.Duration) string {
 	})()`
 	for {
 		b.do("open dev mail", chromedp.Navigate(b.base+"/_dev/mail"),
-			chromedp.WaitVisible(chromedp.CSS(`main hgroup h2`)))
+			chromedp.WaitVisible(chromedp.CSS(`main hgroup h1`)))
 		if href := browserRun(b, "find mail to "+to, chromedp.Evaluate[string](find)); href != "" {
 			return href
 		}

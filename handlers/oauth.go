@@ -143,7 +143,11 @@ func (h *Handler) oauthCallback(c *fiber.Ctx) error {
 	out, err := models.CompleteSSO(ctx, h.DB.Bun, h.Mailer, org, p, start, ident, next, clientIP(c), func(ctx context.Context, tx bun.Tx, out *models.SSOOutcome) error {
 		return h.ssoSignedIn(c, ctx, tx, org, p, attempt, out, "", activating)
 	})
-	return h.finishSSO(c, org, p, attempt, out, err, next, activating, fail)
+	var activation *models.SSOResultStarter
+	if activating {
+		activation = &models.SSOResultStarter{UserID: st.UserID, Flow: start.Flow}
+	}
+	return h.finishSSO(c, org, p, attempt, out, err, next, activation, fail)
 }
 
 func clipText(s string, n int) string {

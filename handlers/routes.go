@@ -153,6 +153,8 @@ func NewApp(h *Handler) *fiber.App {
 	settings.Post("/auth/configure/:kind/", manageMembers, h.configure)
 	settings.Post("/auth/activate/", manageMembers, h.activate)
 	settings.Post("/auth/test/", manageMembers, h.testConfiguration)
+	settings.Get("/auth/test/:token/", manageMembers, h.ssoResult(models.PurposeTest))
+	settings.Get("/auth/activation/:token/", manageMembers, h.ssoResult(models.PurposeActivate))
 	settings.Post("/auth/settings/", manageMembers, h.saveAuthSettings)
 	settings.Post("/auth/reminders/", manageMembers, h.sendReminders)
 	settings.Post("/auth/reminders/:id/", manageMembers, h.sendReminders)

@@ -128,7 +128,11 @@ func (h *Handler) startSSO(c *fiber.Ctx, org *models.Organization, p *models.Aut
 		}
 		var flow string
 		var out *samlsp.Outbound
-		out, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next)
+		key := "" // the owner's forms act once however often they are submitted
+		if purpose == models.PurposeActivate || purpose == models.PurposeTest {
+			key = models.ValidSubmitKey(c.FormValue(submitKeyField))
+		}
+		out, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next, key)
 		if err != nil {
 			return err
 		}
@@ -249,9 +253,12 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		if err := models.RecordSSOAttempt(ctx, h.DB.Bun, attempt); err != nil {
 			return err
 		}
-		return h.render(c, http.StatusOK, pages.SSOTestResult(h.barePage("Test Configuration"), org.Slug, d))
+		return h.showSSOResult(c, org, req, models.SSOResult{Purpose: models.PurposeTest, Diagnosis: d})
 	}
 	a, err := samlsp.ValidateResponse(settings, raw, requestID)
+	if err != nil && req != nil && req.Purpose == models.PurposeActivate {
+		return h.activationFailed(c, org, req, attempt, samlsp.Diagnose(settings, raw, requestID, p.Config.Mapping), reasonOf(err), detailOf(err))
+	}
 	if err != nil {
 		return fail(reasonOf(err), detailOf(err))
 	}
@@ -261,6 +268,9 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		var me *samlsp.MapError
 		errors.As(err, &me)
 		attempt.IDPUserID = a.NameID
+		if req != nil && req.Purpose == models.PurposeActivate {
+			return h.activationFailed(c, org, req, attempt, samlsp.Diagnose(settings, raw, requestID, mapping), models.ReasonMapping, me.Msg)
+		}
 		_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, models.ReasonMapping, me.Msg))
 		return h.render(c, http.StatusBadRequest, pages.OrgLogin(h.barePage("Sign in to "+org.Name),
 			pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Error: me.Msg}))
@@ -290,6 +300,69 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	return c.Redirect(ssoCompletePath+token+"/", http.StatusSeeOther)
 }
 
+// showSSOResult answers an owner's round trip (Test Configuration, a failed
+// activation) POST → 303 → GET: the result page inside Settings › Auth, which only the
+// user who started it opens, in the browser session that started it.
+func (h *Handler) showSSOResult(c *fiber.Ctx, org *models.Organization, req *models.SAMLRequest, r models.SSOResult) error {
+	token, err := models.SaveSSOResult(c.UserContext(), h.DB.Bun, org.ID,
+		models.SSOResultStarter{UserID: req.UserID, Flow: models.HashToken(req.RelayState)}, r)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(ssoResultPath(org.Slug, r.Purpose, token), http.StatusSeeOther)
+}
+
+// ssoResultPath is where the result of purpose is shown.
+func ssoResultPath(slug, purpose, token string) string {
+	seg := "test"
+	if purpose == models.PurposeActivate {
+		seg = "activation"
+	}
+	return "/settings/" + slug + "/auth/" + seg + "/" + token + "/"
+}
+
+// activationFailed ends an activation whose response the ACS refused: the request is
+// used, the sign-in log has the reason, and the owner reads each check in Settings ›
+// Auth. Nothing is signed in or activated.
+func (h *Handler) activationFailed(c *fiber.Ctx, org *models.Organization, req *models.SAMLRequest, attempt models.SSOAttempt,
+	d *samlsp.Diagnosis, reason, hint string) error {
+	ctx := c.UserContext()
+	if _, err := models.TakeSAMLRequest(ctx, h.DB.Bun, org.ID, req.RelayState); err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), org.Slug, requestID(c)))
+		}
+		return err
+	}
+	if err := models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, reason, hint)); err != nil {
+		return err
+	}
+	h.Log.Warn("SAML activation response rejected", "request_id", requestID(c), "org", org.ID, "reason", reason, "detail", hint)
+	return h.showSSOResult(c, org, req, models.SSOResult{Purpose: models.PurposeActivate, Diagnosis: d})
+}
+
+// ssoResult shows an owner's round-trip result (GET, reloadable). Anyone but the user
+// who started it in this browser session gets 404.
+func (h *Handler) ssoResult(purpose string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		org, _ := currentOrg(c)
+		r, err := models.SSOResultFor(c.UserContext(), h.DB.Bun, org.ID, currentUser(c).ID, h.ssoFlow(c), purpose, copyString(c.Params("token")))
+		if errors.Is(err, models.ErrNotFound) {
+			return fiber.NewError(http.StatusNotFound, "This result is unknown or expired, or was opened in another browser. Run it again from Settings › Auth.")
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store") // what the IdP said about a person
+		title := "Test Configuration"
+		if purpose == models.PurposeActivate {
+			title = "Activation failed"
+		}
+		pg := h.page(c, title)
+		pg.Section = "auth"
+		return h.render(c, http.StatusOK, pages.SSOTestResult(pg, org.Slug, r))
+	}
+}
+
 // ssoCompletePath is the same-site GET a validated SAML response continues to.
 const ssoCompletePath = "/auth/sso/complete/"
 
@@ -305,7 +378,7 @@ func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
 		b.SignedInUserID = u.ID
 	}
 	res, err := models.CompleteSSOHandoff(ctx, h.DB.Bun, h.Mailer, token, b, func(ctx context.Context, tx bun.Tx, r *models.HandoffResult) error {
-		return h.ssoSignedIn(c, ctx, tx, r.Org, r.Provider, r.Attempt, r.Outcome, r.NameRef, r.Activating)
+		return h.ssoSignedIn(c, ctx, tx, r.Org, r.Provider, r.Attempt, r.Outcome, r.NameRef, r.Activation != nil)
 	})
 	if errors.Is(err, models.ErrHandoffInvalid) {
 		return h.render(c, http.StatusNotFound, pages.Error(h.page(c, "Sign-in expired"), http.StatusNotFound,
@@ -324,16 +397,33 @@ func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
 		h.Log.Warn("SSO sign-in refused", "request_id", requestID(c), "org", res.Org.ID, "reason", reason)
 		return h.render(c, http.StatusForbidden, pages.SSOFailed(h.barePage("Authentication failed"), res.Org.Slug, requestID(c)))
 	}
-	return h.finishSSO(c, res.Org, res.Provider, res.Attempt, res.Outcome, err, res.Next, res.Activating, fail)
+	return h.finishSSO(c, res.Org, res.Provider, res.Attempt, res.Outcome, err, res.Next, res.Activation, fail)
 }
 
 // finishSSO turns the outcome of an SSO sign-in (SAML, Google or GitHub) into the
 // answer: an error on the org login page (Sentry's texts), the link-your-account page,
 // or the next page of a session that completed this org's SSO (written by
 // ssoSignedIn in the sign-in's transaction). fail renders generic refusals.
+// activation is the owner's activation round trip this completes (nil otherwise): a
+// refusal is shown to them inside Settings › Auth.
 func (h *Handler) finishSSO(c *fiber.Ctx, org *models.Organization, p *models.AuthProvider, attempt models.SSOAttempt,
-	out *models.SSOOutcome, err error, next string, activating bool, fail func(reason, hint string) error) error {
+	out *models.SSOOutcome, err error, next string, activation *models.SSOResultStarter, fail func(reason, hint string) error) error {
 	ctx := c.UserContext()
+	activating := activation != nil
+	if ssoErr, ok := models.AsSSOError(err); ok && activating && activation.UserID != nil {
+		if err := models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, ssoErr.Reason, ssoErr.Hint)); err != nil {
+			return err
+		}
+		problem := ssoErr.Hint
+		if problem == "" {
+			problem = ssoErr.Message
+		}
+		token, err := models.SaveSSOResult(ctx, h.DB.Bun, org.ID, *activation, models.SSOResult{Purpose: models.PurposeActivate, Problem: problem})
+		if err != nil {
+			return err
+		}
+		return c.Redirect(ssoResultPath(org.Slug, models.PurposeActivate, token), http.StatusSeeOther)
+	}
 	if ssoErr, ok := models.AsSSOError(err); ok {
 		if ssoErr.Message != "" {
 			_ = models.RecordSSOAttempt(ctx, h.DB.Bun, withReason(attempt, ssoErr.Reason, ssoErr.Hint))

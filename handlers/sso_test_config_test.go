@@ -1,8 +1,14 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,7 +39,8 @@ func TestSSOTestConfiguration(t *testing.T) {
 	if res.Text(`[data-testid="test-nameid"]`) != "tess-1" || !strings.Contains(res.Text(`[data-testid="test-attributes"]`), "tess@example.com") {
 		t.Fatal("received values not shown")
 	}
-	if len(res.Header.Values("Set-Cookie")) != 0 || e.owner.Cookie("gatehouse_session").Value != cookie {
+	// (The ACS sets no cookie: TestSSOResultsInsideSettings. The result page may pop a flash.)
+	if e.owner.Cookie("gatehouse_session").Value != cookie {
 		t.Fatal("the test touched the session")
 	}
 	if after := rowCounts(t, e.a); !equalCounts(before, after) {
@@ -138,5 +145,168 @@ func TestSSOTestConfigurationDiagnoses(t *testing.T) {
 	res = test(user("p-1", "tess@example.com"), samltest.Options{NameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"})
 	if res.Doc.Find(`[data-testid="test-check"][data-check="NameID format"]`).Length() != 0 {
 		t.Fatal("warning for a persistent NameID")
+	}
+}
+
+// joinAcme invites email to acme with role and accepts with a password (the person's
+// signed-in client).
+func joinAcme(t *testing.T, a *testapp.App, owner *testapp.Client, email, role string) *testapp.Client {
+	t.Helper()
+	if res := owner.Post("/settings/acme/members/invite/", url.Values{"email": {email}, "role": {role}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite %s: %d %s", email, res.Status, res.Body)
+	}
+	c := a.Client(t)
+	link := "/accept/" + mailToken(t, a, email, "invitation") + "/"
+	c.Get(link)
+	if res := c.Post(link, url.Values{"name": {"Person " + role}, "email": {email}, "password": {"person password"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("accept %s: %d %s", email, res.Status, res.Body)
+	}
+	return c
+}
+
+// acsCrossSite posts raw to acme's ACS as the IdP's auto-submitting form does, and
+// returns the ACS's own answer (no redirect followed).
+func acsCrossSite(c *testapp.Client, raw []byte, relay string) *testapp.Response {
+	v := url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}, "RelayState": {relay}}
+	req := httptest.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.CrossSite(req)
+}
+
+var resultPath = regexp.MustCompile(`^/settings/[a-z0-9-]+/auth/(test|activation)/[A-Za-z0-9_-]{20,}/$`)
+
+// TestSSOResultsInsideSettings (issue 14 item 5): Test Configuration's result and a
+// failed activation are answered POST → 303 → GET to a page inside Settings › Auth (org
+// layout), which survives a reload and is shown only to the owner who ran it.
+func TestSSOResultsInsideSettings(t *testing.T) {
+	e := newSSOEnv(t, true)
+	var logs bytes.Buffer
+	e.a.Handler.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+
+	relay, id := authnRequest(t, e.owner.Post("/settings/acme/auth/test/", nil))
+	raw := e.idp.Response(t, e.sp, user("tess-1", "tess@example.com"), samltest.Options{InResponseTo: id})
+	acs := acsCrossSite(e.owner, raw, relay)
+	if acs.Status != http.StatusSeeOther || !resultPath.MatchString(acs.Location) || !strings.HasPrefix(acs.Location, "/settings/acme/") || !strings.Contains(acs.Location, "/auth/test/") {
+		t.Fatalf("ACS answered %d %q, want 303 to a Settings › Auth test result\n%s", acs.Status, acs.Location, acs.Body)
+	}
+	if len(acs.Header.Values("Set-Cookie")) != 0 {
+		t.Fatal("the ACS set a cookie")
+	}
+	check := func(res *testapp.Response, what string) {
+		t.Helper()
+		if res.Status != http.StatusOK {
+			t.Fatalf("%s: %d\n%s", what, res.Status, res.Body)
+		}
+		if !res.Has(`nav.org-nav a[aria-current="page"][href="/settings/acme/auth/"]`) || res.Has(`a[href="/auth/register/"]`) {
+			t.Fatalf("%s: not inside the org layout's Settings › Auth", what)
+		}
+		if res.Text("h1") != "Test Configuration" || !strings.Contains(res.Text(`[data-testid="test-verdict"]`), "tess@example.com would sign in") ||
+			res.Doc.Find(`[data-testid="test-check"]`).Length() < 5 || res.Text(`[data-testid="test-nameid"]`) != "tess-1" {
+			t.Fatalf("%s: result not shown: h1 %q verdict %q", what, res.Text("h1"), res.Text(`[data-testid="test-verdict"]`))
+		}
+		if res.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: Cache-Control %q", what, res.Header.Get("Cache-Control"))
+		}
+	}
+	check(e.owner.Get(acs.Location), "result page")
+	check(e.owner.Get(acs.Location), "reload")
+
+	// Nobody else sees it: a manager of acme, the owner of another org (on acme's URL
+	// and on their own org's), a signed-out browser.
+	manager := joinAcme(t, e.a, e.owner, "manny@example.com", "manager")
+	if res := manager.Get(acs.Location); res.Status != http.StatusNotFound || strings.Contains(res.Body, "tess@example.com") {
+		t.Fatalf("another manager of acme: %d", res.Status)
+	}
+	ownerB := signUp(t, e.a, "bea@example.com")
+	ownerB.Get("/organizations/new/")
+	if res := ownerB.Post("/organizations/new/", url.Values{"name": {"Beta"}, "slug": {"beta"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("org beta: %d", res.Status)
+	}
+	if res := ownerB.Get(acs.Location); res.Status != http.StatusNotFound || strings.Contains(res.Body, "tess@example.com") {
+		t.Fatalf("another org's owner on acme's URL: %d", res.Status)
+	}
+	if res := ownerB.Get(strings.Replace(acs.Location, "/acme/", "/beta/", 1)); res.Status != http.StatusNotFound || strings.Contains(res.Body, "tess@example.com") {
+		t.Fatalf("another org's owner on their own org: %d", res.Status)
+	}
+	if res := e.a.Client(t).Get(acs.Location); res.Status != http.StatusSeeOther || strings.Contains(res.Body, "tess@example.com") {
+		t.Fatalf("signed out: %d", res.Status)
+	}
+	if res := e.owner.Get(strings.Replace(acs.Location, "/auth/test/", "/auth/activation/", 1)); res.Status != http.StatusNotFound {
+		t.Fatalf("a test result under the activation URL: %d", res.Status)
+	}
+	if res := e.owner.Get("/settings/acme/auth/test/unknown-unknown-unknown-unknown/"); res.Status != http.StatusNotFound {
+		t.Fatalf("unknown result: %d", res.Status)
+	}
+
+	// A failed activation (a new owner-configured provider answered by the wrong key)
+	// lands on a Settings › Auth page that says what failed; nothing is activated.
+	f := newSSOEnv(t, false)
+	f.a.Handler.Log = e.a.Handler.Log
+	other := samltest.New(t, "https://idp.example")
+	relay, id = authnRequest(t, f.owner.Post("/settings/acme/auth/activate/", nil))
+	acs = acsCrossSite(f.owner, other.Response(t, f.sp, user("owner-1", "owner@example.com"), samltest.Options{InResponseTo: id}), relay)
+	if acs.Status != http.StatusSeeOther || !resultPath.MatchString(acs.Location) || !strings.HasPrefix(acs.Location, "/settings/acme/") || !strings.Contains(acs.Location, "/auth/activation/") {
+		t.Fatalf("failed activation: ACS answered %d %q\n%s", acs.Status, acs.Location, acs.Body)
+	}
+	for _, what := range []string{"failed activation", "reload"} {
+		res := f.owner.Get(acs.Location)
+		sig := res.Doc.Find(`[data-testid="test-check"][data-check="Signature"]`)
+		if res.Status != http.StatusOK || !res.Has(`nav.org-nav a[aria-current="page"][href="/settings/acme/auth/"]`) ||
+			res.Text("h1") != "Activation failed" || sig.AttrOr("data-ok", "") != "false" ||
+			!strings.Contains(res.Text(`[data-testid="test-verdict"]`), "not activated") {
+			t.Fatalf("%s: %d h1 %q verdict %q\n%s", what, res.Status, res.Text("h1"), res.Text(`[data-testid="test-verdict"]`), res.Body)
+		}
+	}
+	if n := f.count("SELECT count(*) FROM auth_providers WHERE status = 'active'"); n != 0 {
+		t.Fatal("a failed activation activated the provider")
+	}
+
+	// A bad mapping (no email sent) fails activation at the ACS the same way.
+	relay, id = authnRequest(t, f.owner.Post("/settings/acme/auth/activate/", nil))
+	acs = acsCrossSite(f.owner, f.idp.Response(t, f.sp, samltest.User{NameID: "owner-1", Attributes: map[string][]string{"mail": {"owner@example.com"}}},
+		samltest.Options{InResponseTo: id}), relay)
+	if acs.Status != http.StatusSeeOther || !strings.Contains(acs.Location, "/auth/activation/") {
+		t.Fatalf("activation with a bad mapping: ACS answered %d %q", acs.Status, acs.Location)
+	}
+	if row := f.owner.Get(acs.Location).Doc.Find(`[data-testid="test-check"][data-check="Attribute mapping"]`); row.AttrOr("data-ok", "") != "false" ||
+		!strings.Contains(row.Text(), "'mail'") {
+		t.Fatalf("activation mapping row: %q", row.Text())
+	}
+
+	// Refused after validation, in the completion step: a manager may not activate a
+	// provider where one was trusted before. The page names the reason.
+	if _, err := f.a.DB.Bun.NewRaw("UPDATE organizations SET idp_trusted_before = true").Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mgr := joinAcme(t, f.a, f.owner, "manny@example.com", "manager")
+	relay, id = authnRequest(t, mgr.Post("/settings/acme/auth/activate/", nil))
+	acs = acsCrossSite(mgr, f.idp.Response(t, f.sp, user("manny-1", "manny@example.com"), samltest.Options{InResponseTo: id}), relay)
+	if acs.Status != http.StatusSeeOther || !strings.HasPrefix(acs.Location, "/auth/sso/complete/") {
+		t.Fatalf("manager's activation at the ACS: %d %q", acs.Status, acs.Location)
+	}
+	res := mgr.Get(acs.Location)
+	if res.Status != http.StatusSeeOther || !resultPath.MatchString(res.Location) || !strings.Contains(res.Location, "/auth/activation/") {
+		t.Fatalf("refused activation: %d %q\n%s", res.Status, res.Location, res.Body)
+	}
+	for _, what := range []string{"refused activation", "reload"} {
+		page := mgr.Get(res.Location)
+		if page.Status != http.StatusOK || page.Text("h1") != "Activation failed" || !strings.Contains(page.Text(`[data-testid="test-verdict"]`), "only an owner can activate") {
+			t.Fatalf("%s: %d %q %q", what, page.Status, page.Text("h1"), page.Text(`[data-testid="test-verdict"]`))
+		}
+	}
+	if res := f.owner.Get(res.Location); res.Status != http.StatusNotFound {
+		t.Fatalf("the owner opened the manager's activation result: %d", res.Status)
+	}
+	if n := f.count("SELECT count(*) FROM auth_providers WHERE status = 'active'"); n != 0 {
+		t.Fatal("a refused activation activated the provider")
+	}
+
+	if !strings.Contains(logs.String(), "SAML activation response rejected") {
+		t.Fatal("the refused activation was not logged") // (so the check below reads a real log)
+	}
+	for _, leak := range []string{"SAMLResponse", "<saml", "saml:Assertion", "SignatureValue", base64.StdEncoding.EncodeToString(raw)[:40]} {
+		if strings.Contains(logs.String(), leak) {
+			t.Fatalf("the log holds %q", leak)
+		}
 	}
 }

@@ -185,8 +185,9 @@ func TestOnlyOwnersChangeWhomTheOrgTrusts(t *testing.T) {
 	start := manager.Post("/settings/acme/auth/activate/", nil)
 	relay, id := authnRequest(t, start)
 	res = postToACS(manager, "acme", evil.Response(t, sp, user("mgr", "manager@example.com"), samltest.Options{InResponseTo: id}), relay)
-	if res.Status != http.StatusForbidden {
-		t.Fatalf("manager activation: %d %s", res.Status, res.Location)
+	// Refused, and told why inside Settings › Auth (issue 14 item 5).
+	if res.Status != http.StatusOK || res.Text("h1") != "Activation failed" || !strings.Contains(res.Text(`[data-testid="test-verdict"]`), "owner") {
+		t.Fatalf("manager activation: %d %s %q", res.Status, res.Location, res.Text(`[data-testid="test-verdict"]`))
 	}
 	if n := count(t, e.a, "SELECT count(*) FROM auth_providers WHERE status = 'active'"); n != 0 {
 		t.Fatal("the manager activated an IdP")

@@ -33,6 +33,7 @@ func (w *MaintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 		"DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'",
 		"DELETE FROM email_verifications WHERE expires_at < now() - interval '1 day'",
 		"DELETE FROM sso_handoffs WHERE expires_at < now()",
+		"DELETE FROM sso_results WHERE expires_at < now()",
 		// River forgets a job long before this; its delivery record can go too.
 		"DELETE FROM email_deliveries WHERE sent_at < now() - interval '30 days'",
 	} {

@@ -26,6 +26,7 @@ type SCIMToken struct {
 	CreatedAt   time.Time  `bun:"created_at,nullzero,default:now()"`
 	LastUsedAt  *time.Time `bun:"last_used_at"`
 	RevokedAt   *time.Time `bun:"revoked_at"`
+	SubmitKey   *string    `bun:"submit_key"`             // the form submission that generated it (NewSubmitKey)
 	CreatedBy   string     `bun:"creator_email,scanonly"` // the creator's email (AuthenticateSCIM)
 	// CreatorRole is the creator's role while an active member ("" otherwise).
 	CreatorRole Role `bun:"creator_role,scanonly"`
@@ -38,6 +39,14 @@ const scimTokenPrefix = "ghscim_"
 // owner may (SECURITY.md "Powers"), only while SCIM is enabled, and at most
 // MaxActiveSCIMTokens at once. The other owners are emailed.
 func CreateSCIMToken(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor) (string, *SCIMToken, error) {
+	return CreateSCIMTokenOnce(ctx, db, mailer, orgID, actor, "")
+}
+
+// CreateSCIMTokenOnce is CreateSCIMToken for the submission submitKey of the owner's
+// form (see NewSubmitKey; "" for none): when that submission already generated a
+// token (a double click, two at once, Back and submit) it returns ErrAlreadySubmitted
+// and changes nothing — the secret was shown to the first submission only.
+func CreateSCIMTokenOnce(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, submitKey string) (string, *SCIMToken, error) {
 	var secret string
 	var tok *SCIMToken
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -47,6 +56,16 @@ func CreateSCIMToken(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int6
 		p := new(AuthProvider)
 		if err := tx.NewSelect().Model(p).Where("org_id = ?", orgID).For("UPDATE").Scan(ctx); err != nil || !p.SCIMEnabled {
 			return Forbidden("Enable SCIM in the General Settings first.")
+		}
+		// The provider row's lock orders simultaneous submissions: the second sees the first's token.
+		if submitKey != "" {
+			seen, err := tx.NewSelect().Model((*SCIMToken)(nil)).Where("org_id = ? AND submit_key = ?", orgID, submitKey).Exists(ctx)
+			if err != nil {
+				return err
+			}
+			if seen {
+				return ErrAlreadySubmitted
+			}
 		}
 		n, err := tx.NewSelect().Model((*SCIMToken)(nil)).Where("org_id = ? AND revoked_at IS NULL", orgID).Count(ctx)
 		if err != nil {
@@ -61,7 +80,13 @@ func CreateSCIMToken(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int6
 		if actor.UserID != 0 {
 			tok.CreatedByID = &actor.UserID
 		}
+		if submitKey != "" {
+			tok.SubmitKey = &submitKey
+		}
 		if _, err := tx.NewInsert().Model(tok).Returning("*").Exec(ctx); err != nil {
+			if isUniqueViolation(err, "scim_tokens_submit_key_idx") {
+				return ErrAlreadySubmitted
+			}
 			return fmt.Errorf("store SCIM token: %w", err)
 		}
 		if err := audit(ctx, tx, orgID, actor, EventSCIMTokenCreated, tok.Prefix+"…", nil); err != nil {

@@ -80,14 +80,15 @@ func (c *ConfirmSwitch) Error() string { return "sign-in as " + c.Email + " need
 
 // HandoffResult is a completed handoff.
 type HandoffResult struct {
-	Org        *Organization
-	Provider   *AuthProvider
-	Outcome    *SSOOutcome
-	Attempt    SSOAttempt
-	NameID     string
-	NameRef    string // how the IdP named the session (samlsp.NameRef.Encode), else the NameID
-	Next       string
-	Activating bool
+	Org      *Organization
+	Provider *AuthProvider
+	Outcome  *SSOOutcome
+	Attempt  SSOAttempt
+	NameID   string
+	NameRef  string // how the IdP named the session (samlsp.NameRef.Encode), else the NameID
+	Next     string
+	// Activation is the owner's activation round trip this completes (nil otherwise).
+	Activation *SSOResultStarter
 }
 
 // CompleteSSOHandoff completes a handed-off SAML sign-in in the browser b, in one
@@ -143,7 +144,9 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 				return err
 			}
 			start = &SSOStart{Purpose: req.Purpose, UserID: req.UserID, Flow: b.Flow}
-			res.Activating = req.Purpose == PurposeActivate
+			if req.Purpose == PurposeActivate {
+				res.Activation = &SSOResultStarter{UserID: req.UserID, Flow: b.Flow}
+			}
 		}
 		ins, err := tx.NewRaw(`INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, org.ID, h.Issuer, h.AssertionID, h.ReplayUntil).Exec(ctx)

@@ -34,22 +34,51 @@ type SAMLRequest struct {
 	CreatedAt  time.Time  `bun:"created_at,nullzero,default:now()"`
 	ExpiresAt  time.Time  `bun:"expires_at"`
 	UsedAt     *time.Time `bun:"used_at"`
+	// SubmitKey is the owner's form submission that started it, and Outbound the
+	// AuthnRequest sent, to send again when that form is submitted again.
+	SubmitKey *string          `bun:"submit_key"`
+	Outbound  *samlsp.Outbound `bun:"outbound,type:jsonb"`
 }
 
 // StartSAML records a new request for org and returns the AuthnRequest to send the
 // browser to the IdP with (a Redirect URL, or a POST form for IdPs that publish only
 // HTTP-POST) and the flow id the starting session keeps (see SSOStart.Flow). userID is
-// who started it (required to activate); next is a local path.
-func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, purpose string, userID int64, next string) (*samlsp.Outbound, string, error) {
+// who started it (required to activate); next is a local path. submitKey is the
+// owner's form submission that starts it (NewSubmitKey; "" for none): the same
+// submission again, while its request can still be answered, gets that request's
+// AuthnRequest and flow, so a double click starts one round trip.
+func StartSAML(ctx context.Context, db bun.IDB, s samlsp.Settings, orgID int64, purpose string, userID int64, next, submitKey string) (*samlsp.Outbound, string, error) {
 	relay, flow := newToken()
 	out, requestID, err := samlsp.StartSSO(s, relay)
 	if err != nil {
 		return nil, "", err
 	}
 	r := &SAMLRequest{RelayState: relay, OrgID: orgID, RequestID: requestID, Purpose: purpose, NextPath: next,
-		ExpiresAt: time.Now().Add(SAMLRequestLifetime)}
+		ExpiresAt: time.Now().Add(SAMLRequestLifetime), Outbound: out}
 	if userID != 0 {
 		r.UserID = &userID
+	}
+	if submitKey != "" && userID != 0 {
+		r.SubmitKey = &submitKey
+		// A simultaneous twin waits here for the first insert and then does nothing.
+		res, err := db.NewInsert().Model(r).
+			On("CONFLICT (org_id, user_id, purpose, submit_key) WHERE submit_key IS NOT NULL DO NOTHING").Exec(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("store SAML request: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return out, flow, nil
+		}
+		first := new(SAMLRequest)
+		err = db.NewSelect().Model(first).Where("org_id = ? AND user_id = ? AND purpose = ? AND submit_key = ? AND used_at IS NULL AND expires_at > now()",
+			orgID, userID, purpose, submitKey).Scan(ctx)
+		if err == nil && first.Outbound != nil {
+			return first.Outbound, HashToken(first.RelayState), nil
+		}
+		if err = notFound(err, "SAML request"); !IsNotFound(err) {
+			return nil, "", err
+		}
+		r.SubmitKey = nil // that round trip is over: the form starts a new one
 	}
 	if _, err := db.NewInsert().Model(r).Exec(ctx); err != nil {
 		return nil, "", fmt.Errorf("store SAML request: %w", err)

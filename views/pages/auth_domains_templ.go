@@ -76,7 +76,7 @@ func domainsSection(p layouts.Page, v DomainsView) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<article id=\"domains\" data-testid=\"domains\"><header><strong>Domains</strong></header><p class=\"muted\">Prove that your organization owns its email domains. Your identity provider is then trusted for addresses there (new accounts count as verified), no other organization's identity provider can sign them in, and people who type such an address on the login page go straight to your single sign-on.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<article id=\"domains\" data-testid=\"domains\" aria-labelledby=\"domains-title\"><header><h2 id=\"domains-title\">Domains</h2></header><p class=\"muted\">Prove that your organization owns its email domains. Your identity provider is then trusted for addresses there (new accounts count as verified), no other organization's identity provider can sign them in, and people who type such an address on the login page go straight to your single sign-on.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -362,7 +362,7 @@ func domainsSection(p layouts.Page, v DomainsView) templ.Component {
 			}
 		}
 		if v.AnyVerified {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "<h4>Domain capture</h4><form method=\"post\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "<h3>Domain capture</h3><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -258,7 +258,7 @@ func SSOFailed(p layouts.Page, slug, requestID string) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<article class=\"narrow\" data-testid=\"sso-failed\"><header><h2>Authentication failed</h2></header><p>The sign-in could not be completed. Try again from your identity provider or from the organization's login page; if it keeps failing, give your administrator this request id.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<article class=\"narrow\" data-testid=\"sso-failed\"><header><h1>Authentication failed</h1></header><p>The sign-in could not be completed. Try again from your identity provider or from the organization's login page; if it keeps failing, give your administrator this request id.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -347,7 +347,7 @@ func SignedOut(p layouts.Page) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<article class=\"narrow\" data-testid=\"signed-out\"><header><h2>Signed out</h2></header><p>Your identity provider signed you out of Gatehouse.</p><a href=\"/auth/login/\">Log in again</a></article>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<article class=\"narrow\" data-testid=\"signed-out\"><header><h1>Signed out</h1></header><p>Your identity provider signed you out of Gatehouse.</p><a href=\"/auth/login/\">Log in again</a></article>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -405,7 +405,7 @@ func LinkAccount(p layouts.Page, v LinkView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<article class=\"narrow\" data-testid=\"link-account\"><header><h2>Link your account</h2><p class=\"muted\">You signed in to ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<article class=\"narrow\" data-testid=\"link-account\"><header><h1>Link your account</h1><p class=\"muted\">You signed in to ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -624,7 +624,7 @@ func SignedOutContinue(p layouts.Page, idpURL string) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<article class=\"narrow\" data-testid=\"signed-out-continue\"><header><h2>Signed out of Gatehouse</h2></header><p>You signed in through your identity provider. Sign out there too:</p><a role=\"button\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<article class=\"narrow\" data-testid=\"signed-out-continue\"><header><h1>Signed out of Gatehouse</h1></header><p>You signed in through your identity provider. Sign out there too:</p><a role=\"button\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -692,7 +692,7 @@ func ConfirmSSOSwitch(p layouts.Page, v SwitchView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "<article class=\"narrow\" data-testid=\"confirm-switch\"><header><h2>Continue as ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "<article class=\"narrow\" data-testid=\"confirm-switch\"><header><h1>Continue as ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -705,7 +705,7 @@ func ConfirmSSOSwitch(p layouts.Page, v SwitchView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "?</h2></header><p>This browser is signed in as <strong>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "?</h1></header><p>This browser is signed in as <strong>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -853,7 +853,7 @@ func SignedOutContinuePost(p layouts.Page, action, samlRequest, relayState strin
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "<article class=\"narrow\" data-testid=\"signed-out-continue\"><header><h2>Signed out of Gatehouse</h2></header><p>You signed in through your identity provider. Sign out there too:</p><form method=\"post\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "<article class=\"narrow\" data-testid=\"signed-out-continue\"><header><h1>Signed out of Gatehouse</h1></header><p>You signed in through your identity provider. Sign out there too:</p><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -963,7 +963,7 @@ func IdPSignedOut(p layouts.Page, complete bool) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "\"><header><h2>Signed out</h2></header>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "\"><header><h1>Signed out</h1></header>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1028,7 +1028,7 @@ func SLOPostResponse(p layouts.Page, action, samlResponse, relayState string) te
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 68, "<article class=\"narrow\" data-testid=\"slo-post-response\"><header><h2>Signed out of Gatehouse</h2></header><p>Returning to your identity provider to finish signing out.</p><form method=\"post\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 68, "<article class=\"narrow\" data-testid=\"slo-post-response\"><header><h1>Signed out of Gatehouse</h1></header><p>Returning to your identity provider to finish signing out.</p><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1126,7 +1126,7 @@ func SSOPostRequest(p layouts.Page, action, samlRequest, relayState string) temp
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "<article class=\"narrow\" data-testid=\"sso-post-request\"><header><h2>Continue to your identity provider</h2></header><form method=\"post\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "<article class=\"narrow\" data-testid=\"sso-post-request\"><header><h1>Continue to your identity provider</h1></header><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
