@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -95,7 +96,7 @@ func (h *Handler) verifyDomain(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d, err := models.VerifyDomain(c.UserContext(), h.DB.Bun, h.Mailer, h.Resolver, org.ID, actor(c), id)
+	d, err := models.VerifyDomain(c.UserContext(), h.DB.Bun, h.Mailer, h.Resolver, org.ID, h.actingBrowser(c), id)
 	if err != nil {
 		return h.domainFormError(c, org, pages.DomainForm{RowID: id}, err)
 	}
@@ -119,11 +120,17 @@ func (h *Handler) removeDomain(c *fiber.Ctx) error {
 func (h *Handler) setDomainCapture(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
 	on := formBodyValue(c, "domain_capture") != ""
-	if err := models.SetDomainCapture(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c), on); err != nil {
+	ended, err := models.SetDomainCapture(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, h.actingBrowser(c), on)
+	if err != nil {
 		return h.domainFormError(c, org, pages.DomainForm{}, err)
 	}
 	if on {
-		h.flash(c, "Domain capture is on: accounts at your verified domains sign in through single sign-on.")
+		verb := "were"
+		if ended == 1 {
+			verb = "was"
+		}
+		h.flash(c, fmt.Sprintf("Domain capture is on: accounts at your verified domains sign in through single sign-on. %s of those accounts without it %s signed out.",
+			countOf(int(ended), "open session", "open sessions"), verb))
 	} else {
 		h.flash(c, "Domain capture is off.")
 	}
