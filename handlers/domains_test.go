@@ -164,8 +164,8 @@ func TestDomainVerifyLoseReverify(t *testing.T) {
 	if auditCount(t, e.a, models.EventDomainLost, "acme.test") != 1 {
 		t.Fatal("the loss is not audited")
 	}
-	if n := count(t, e.a, `SELECT count(*) FROM river_job WHERE args->>'template' = 'trust_changed' AND args->>'to' = 'owner@example.com'
-		AND args->'data'->>'what' LIKE '%could no longer find the DNS record _gatehouse-verification.acme.test%'`); n != 1 {
+	if n := count(t, e.a, `SELECT count(*) FROM river_job WHERE args->>'template' = 'domain_lost' AND args->>'to' = 'owner@example.com'
+		AND args->'data'->>'record_name' = '_gatehouse-verification.acme.test'`); n != 1 {
 		t.Fatalf("%d loss emails to the owner", n)
 	}
 	// Lost, the domain no longer routes sign-ins.

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"gatehouse/models/dnscheck"
+	"gatehouse/models/mail"
 )
 
 // Verified domains (README "Verified domains"). An organization proves it owns an
@@ -393,9 +394,30 @@ func loseDomain(ctx context.Context, tx bun.Tx, mailer *Mailer, d *OrgDomain, no
 	if err := audit(ctx, tx, d.OrgID, actor, EventDomainLost, d.Domain, map[string]any{"record": d.RecordName()}); err != nil {
 		return err
 	}
-	actor.Label = "Gatehouse"
-	return notifyOwners(ctx, tx, mailer, d.OrgID, actor, "could no longer find the DNS record "+d.RecordName()+
-		": the domain "+d.Domain+" is not verified until the record is back")
+	// Every owner learns what happened and the record to publish again (its own
+	// email: the generic trust-change notice says neither).
+	org, err := getOrg(ctx, tx, d.OrgID)
+	if err != nil {
+		return err
+	}
+	var owners []string
+	if err := tx.NewRaw(`SELECT u.email FROM members m JOIN users u ON u.id = m.user_id
+		WHERE m.org_id = ? AND m.role = 'owner' AND m.active ORDER BY u.id`, d.OrgID).Scan(ctx, &owners); err != nil {
+		return fmt.Errorf("owners to warn: %w", err)
+	}
+	capture := "no"
+	if org.DomainCapture {
+		capture = "yes"
+	}
+	for _, to := range owners {
+		if err := mailer.enqueue(ctx, tx, mail.Args{To: to, Template: mail.TemplateDomainLost, Data: map[string]string{
+			"org_name": org.Name, "org_slug": org.Slug, "domain": d.Domain, "record_name": d.RecordName(), "record_value": d.RecordValue(),
+			"lost_at": now.UTC().Format("2 January 2006 15:04 MST"), "capture": capture,
+			"recheck_hours": fmt.Sprint(int(DomainPendingWindow.Hours()))}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DomainCheckArgs is the periodic domain check.
