@@ -140,9 +140,7 @@ func (h *Handler) setDomainCapture(c *fiber.Ctx) error {
 // routeBySSO continues a sign-in for email to the IdP of the org that verified its
 // domain, when there is one with an active provider; it reports whether it did. The
 // answer depends on the domain only, so known and unknown addresses get the same.
-// With JavaScript (a boosted form) the browser goes straight to the IdP; without it,
-// to the org's login page (a form POST may not redirect to another site: CSP
-// form-action), whose button continues.
+// The browser goes straight to the IdP, with JavaScript or without (continueToIdP).
 func (h *Handler) routeBySSO(c *fiber.Ctx, email, next string) (bool, error) {
 	org, p, err := models.SSORoute(c.UserContext(), h.DB.Bun, email)
 	if errors.Is(err, models.ErrNotFound) {
@@ -151,14 +149,7 @@ func (h *Handler) routeBySSO(c *fiber.Ctx, email, next string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if c.Get(hxRequest) != "true" {
-		to := "/auth/login/" + org.Slug + "/"
-		if next != "" {
-			to += "?next=" + url.QueryEscape(next)
-		}
-		return true, h.redirect(c, to)
-	}
-	return true, h.startSSO(c, org, p, models.PurposeLogin, 0, next)
+	return true, h.continueToIdP(c, org, p, next, pages.SSOContinueView{Domain: models.EmailDomain(email)})
 }
 
 // ssoLookup is "Sign in with SSO": an org slug goes to that org's login page (as in

@@ -81,9 +81,9 @@ func TestDomainCaptureEndsPasswordSessions(t *testing.T) {
 	}
 }
 
-// waitForSubject waits (at most 15 s) until Mailpit holds a message whose subject
-// starts with prefix and returns them all.
-func waitForSubject(t *testing.T, mp *mailpit.Server, prefix string) []mailpit.Summary {
+// waitForSubject waits (at most 15 s) until Mailpit holds n messages whose subject
+// starts with prefix and returns them.
+func waitForSubject(t *testing.T, mp *mailpit.Server, prefix string, n int) []mailpit.Summary {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -93,7 +93,7 @@ func waitForSubject(t *testing.T, mp *mailpit.Server, prefix string) []mailpit.S
 				out = append(out, m)
 			}
 		}
-		if len(out) > 0 || time.Now().After(deadline) {
+		if len(out) >= n || time.Now().After(deadline) {
 			return out
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -126,7 +126,7 @@ func TestDomainLostEmail(t *testing.T) {
 	if r, err := models.CheckDomains(context.Background(), h.DB.Bun, h.Mailer, h.Resolver, time.Now().Add(25*time.Hour)); err != nil || r.Lost != 1 {
 		t.Fatalf("check: %+v %v", r, err)
 	}
-	msgs := waitForSubject(t, mp, "Acme Corp: the domain acme.test is no longer verified")
+	msgs := waitForSubject(t, mp, "Acme Corp: the domain acme.test is no longer verified", 2)
 	if got := recipients(msgs, "Acme Corp: the domain acme.test is no longer verified"); strings.Join(got, " ") != "co@example.com owner@example.com" {
 		t.Fatalf("domain-lost email went to %v", got)
 	}
@@ -150,5 +150,193 @@ func TestDomainLostEmail(t *testing.T) {
 				t.Errorf("%s body lacks %q:\n%s", part.name, want, part.body)
 			}
 		}
+	}
+}
+
+// openSessions counts the unexpired sessions of the account with email.
+func openSessions(t *testing.T, a *testapp.App, email string) int {
+	t.Helper()
+	return count(t, a, "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE lower(u.email) = lower(?) AND s.expiry > now()", email)
+}
+
+// toIdP is the IdP URL (with its AuthnRequest) a routed answer sends the browser to,
+// as a redirect response for answer/authnRequest: a boosted form gets HX-Redirect, a
+// plain one a page that continues by itself (Refresh) — never a session.
+func toIdP(t *testing.T, res *testapp.Response) *testapp.Response {
+	t.Helper()
+	to := res.Header.Get("HX-Redirect")
+	if res.Status == http.StatusOK {
+		refresh := res.Header.Get("Refresh")
+		to = strings.TrimPrefix(refresh, "0; url=")
+		if to == refresh {
+			t.Fatalf("no Refresh to the IdP on the %d page (Refresh %q)\n%s", res.Status, refresh, res.Body)
+		}
+		if href, _ := res.Doc.Find(`[data-testid="idp-continue-link"]`).Attr("href"); href != to {
+			t.Fatalf("the continue link %q is not the Refresh URL %q", href, to)
+		}
+	} else if res.Status != http.StatusNoContent || to == "" {
+		t.Fatalf("expected a way to the IdP, got %d %q %q\n%s", res.Status, res.Location, to, res.Body)
+	}
+	return &testapp.Response{Status: http.StatusSeeOther, Location: to}
+}
+
+// acceptAsSignedIn accepts the newest invitation to email in the browser c (signed in
+// as that account).
+func acceptAsSignedIn(t *testing.T, a *testapp.App, c *testapp.Client, email string) {
+	t.Helper()
+	link := "/accept/" + mailToken(t, a, email, "invitation") + "/"
+	c.Get(link)
+	if res := c.Post(link, nil); res.Status != http.StatusSeeOther {
+		t.Fatalf("accept as %s: %d\n%s", email, res.Status, res.Body)
+	}
+}
+
+// Issue 14 item 7: under Require SSO a password opens no session for an account whose
+// every organization requires SSO: the browser goes on to the IdP before any session
+// exists. An account with an organization that takes passwords gets its session, and
+// the SSO-required org stays closed to it. A wrong password answers as for an unknown
+// account; a password reset follows the same rule.
+func TestPasswordLoginUnderRequireSSO(t *testing.T) {
+	e := newSSOEnv(t, true) // the owner linked SSO at activation
+	inviteAndJoin(t, e.a, e.owner, "bob@example.com", "member")
+	carol := signUp(t, e.a, "carol@example.com")
+	if res := carol.Post("/organizations/new/", url.Values{"name": {"Beta"}, "slug": {"beta"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("beta: %d", res.Status)
+	}
+	if res := e.owner.Post("/settings/acme/members/invite/", url.Values{"email": {"carol@example.com"}, "role": {"member"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite carol: %d", res.Status)
+	}
+	acceptAsSignedIn(t, e.a, carol, "carol@example.com")
+	if res := e.saveSettings(e.owner, true, "member", "168"); res.Status != http.StatusSeeOther {
+		t.Fatalf("require SSO: %d", res.Status)
+	}
+
+	// Bob (only in acme): the right password continues to the IdP, no session.
+	bob := e.a.Client(t)
+	bob.Get("/auth/login/")
+	res := bob.Post("/auth/login/", url.Values{"email": {"bob@example.com"}, "password": {"user password"}})
+	start := toIdP(t, res)
+	if !strings.HasPrefix(start.Location, e.idp.SSOURL+"?") {
+		t.Fatalf("bob's password login continues to %q", start.Location)
+	}
+	if !strings.Contains(res.Text(`[data-testid="sso-continue"]`), "Acme Corp requires single sign-on") {
+		t.Errorf("the page does not say why: %q", res.Text(`[data-testid="sso-continue"]`))
+	}
+	if n := openSessions(t, e.a, "bob@example.com"); n != 0 || signedIn(bob) {
+		t.Fatalf("bob's password opened %d session(s)", n)
+	}
+	hx := hxPost(bob, "/auth/login/", url.Values{"email": {"bob@example.com"}, "password": {"user password"}})
+	if idpOf(hx) != e.idp.SSOURL {
+		t.Fatalf("boosted form: %d %q", hx.Status, idpOf(hx))
+	}
+	start = toIdP(t, hx) // this browser's latest sign-in is the one it can finish
+	if n := openSessions(t, e.a, "bob@example.com"); n != 0 {
+		t.Fatalf("the boosted form opened %d session(s)", n)
+	}
+	// A wrong password says what it says for an address without an account.
+	for _, email := range []string{"bob@example.com", "nobody@example.com"} {
+		res := bob.Post("/auth/login/", url.Values{"email": {email}, "password": {"wrong password"}})
+		if res.Status != http.StatusUnprocessableEntity || res.Text(`[data-testid="error-form"]`) != "Wrong email or password." {
+			t.Fatalf("%s, wrong password: %d %q", email, res.Status, res.Text(`[data-testid="error-form"]`))
+		}
+	}
+	// Bob finishes at the IdP (linking with his password) and is in, through SSO.
+	res = e.answer(bob, start, user("bob-idp", "bob@example.com"))
+	if !strings.HasPrefix(res.Location, "/auth/link/") {
+		t.Fatalf("bob at the IdP: %d %s", res.Status, res.Location)
+	}
+	bob.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}})
+	if res := bob.Get("/organizations/acme/"); res.Status != http.StatusOK {
+		t.Fatalf("bob after SSO: %d %s", res.Status, res.Location)
+	}
+
+	// Carol also belongs to beta, which takes passwords: she gets a session, and acme
+	// still sends her to its SSO.
+	c := e.a.Client(t)
+	c.Get("/auth/login/")
+	if res := c.Post("/auth/login/", url.Values{"email": {"carol@example.com"}, "password": {"user password"}}); res.Status != http.StatusSeeOther || res.Location != "/" {
+		t.Fatalf("carol's password login: %d %s", res.Status, res.Location)
+	}
+	if c.Get("/organizations/beta/").Status != http.StatusOK {
+		t.Fatal("carol cannot open beta")
+	}
+	if res := c.Get("/organizations/acme/"); res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/login/acme/") {
+		t.Fatalf("carol's password session reached acme: %d %s", res.Status, res.Location)
+	}
+
+	// A password reset saves the new password but opens no session for bob either.
+	r := e.a.Client(t)
+	r.Get("/auth/password/reset/")
+	r.Post("/auth/password/reset/", url.Values{"email": {"bob@example.com"}})
+	link := "/auth/password/reset/" + mailToken(t, e.a, "bob@example.com", "password_reset") + "/"
+	r.Get(link)
+	res = r.Post(link, url.Values{"password": {"a new password"}})
+	if start := toIdP(t, res); !strings.HasPrefix(start.Location, e.idp.SSOURL+"?") {
+		t.Fatalf("after the reset: %q", start.Location)
+	}
+	if signedIn(r) {
+		t.Fatal("the password reset signed bob in")
+	}
+
+	// An owner has linked: the org login page offers no password fallback.
+	if page := e.a.Client(t).Get("/auth/login/acme/"); page.Has(`[data-testid="password-fallback"]`) {
+		t.Fatalf("fallback offered although an owner linked: %q", page.Text(`[data-testid="password-fallback"]`))
+	}
+}
+
+// The owner fallback is offered only where it can work: on the org login page while
+// no owner has linked (a fact about the org, the same for every visitor: it tells
+// nobody who is an owner). There an unlinked owner's password opens a session and
+// the org; a member who tries it goes on to the IdP instead of looping back.
+func TestOwnerFallbackOnlyWhereItWorks(t *testing.T) {
+	e := newSSOEnv(t, false)
+	inviteAndJoin(t, e.a, e.owner, "bob@example.com", "member")
+	if err := models.ActivateProvider(context.Background(), e.a.DB.Bun, e.a.Handler.Mailer, 1, models.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.saveSettings(e.owner, true, "member", "168"); res.Status != http.StatusSeeOther {
+		t.Fatalf("require SSO: %d %s", res.Status, res.Body)
+	}
+	visitor := e.a.Client(t)
+	page := visitor.Get("/auth/login/acme/")
+	href, ok := page.Doc.Find(`[data-testid="password-fallback"]`).Attr("href")
+	if !ok || !strings.Contains(page.Text(`[data-testid="password-fallback"]`), "Owners") {
+		t.Fatalf("no owner fallback while no owner linked: %q", page.Text(`[data-testid="password-fallback"]`))
+	}
+
+	// The owner: a session, and the org (audited fallback).
+	o := e.a.Client(t)
+	o.Get(href)
+	res := o.Post("/auth/login/", url.Values{"email": {"owner@example.com"}, "password": {"owner password"}, "next": {"/organizations/acme/"}})
+	if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("owner's fallback login: %d %s", res.Status, res.Location)
+	}
+	if o.Get("/organizations/acme/").Status != http.StatusOK {
+		t.Fatal("the owner fallback does not open the org")
+	}
+	// Bob follows the same link: on to the IdP, no session, no loop.
+	bob := e.a.Client(t)
+	bob.Get(href)
+	res = bob.Post("/auth/login/", url.Values{"email": {"bob@example.com"}, "password": {"user password"}, "next": {"/organizations/acme/"}})
+	if start := toIdP(t, res); !strings.HasPrefix(start.Location, e.idp.SSOURL+"?") {
+		t.Fatalf("bob: %q", start.Location)
+	}
+	if !strings.Contains(res.Text(`[data-testid="sso-continue"]`), "only for owners") {
+		t.Errorf("bob is not told the fallback is for owners: %q", res.Text(`[data-testid="sso-continue"]`))
+	}
+	if signedIn(bob) {
+		t.Fatal("bob signed in by password")
+	}
+
+	// Once an owner links, the fallback is gone from the page.
+	res = e.answer(o, o.Post("/auth/login/acme/", nil), user("owner-1", "owner@example.com"))
+	if strings.HasPrefix(res.Location, "/auth/link/") {
+		res = o.Post(res.Location, url.Values{"method": {"session"}})
+	}
+	if res.Status != http.StatusSeeOther || e.count("SELECT count(*) FROM members WHERE role = 'owner' AND sso_linked") != 1 {
+		t.Fatalf("owner's link: %d %s", res.Status, res.Location)
+	}
+	if visitor.Get("/auth/login/acme/").Has(`[data-testid="password-fallback"]`) {
+		t.Fatal("the fallback is still offered after an owner linked")
 	}
 }
