@@ -340,3 +340,121 @@ func TestOwnerFallbackOnlyWhereItWorks(t *testing.T) {
 		t.Fatal("the fallback is still offered after an owner linked")
 	}
 }
+
+// Issue 14 item 8 (SPEC §1 "Where the org requires SSO, accepting goes through SSO"):
+// the invitation page of an SSO-required org offers the IdP, not a password; the SSO
+// sign-in that follows accepts the invitation with its role. No password account can
+// be made through the link, on any channel. An owner invitation is never accepted by
+// SSO (issue 9): its page says what to do instead.
+func TestInvitationUnderRequireSSO(t *testing.T) {
+	e := newSSOEnv(t, true)
+	if res := e.saveSettings(e.owner, true, "member", "168"); res.Status != http.StatusSeeOther {
+		t.Fatalf("require SSO: %d", res.Status)
+	}
+	if res := e.owner.Post("/settings/acme/members/invite/", url.Values{"email": {"ivy@example.com"}, "role": {"admin"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite: %d", res.Status)
+	}
+	link := "/accept/" + mailToken(t, e.a, "ivy@example.com", "invitation") + "/"
+	ivy := e.a.Client(t)
+	page := ivy.Get(link)
+	if page.Status != http.StatusOK || !page.Has(`[data-testid="accept-sso"]`) || page.Has(`#f-password`) {
+		t.Fatalf("accept page: %d, SSO button %v, password field %v", page.Status, page.Has(`[data-testid="accept-sso"]`), page.Has(`#f-password`))
+	}
+	if !strings.Contains(page.Text(`[data-testid="accept-invitation"]`), "Acme Corp requires single sign-on") {
+		t.Errorf("the page does not say why: %q", page.Text(`[data-testid="accept-invitation"]`))
+	}
+	if csp := page.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://idp.example") {
+		t.Errorf("the accept form cannot reach the IdP: %s", csp)
+	}
+	// Posting a password anyway (an old form) creates no account: it goes to the IdP.
+	res := ivy.Post(link, url.Values{"name": {"Ivy"}, "email": {"ivy@example.com"}, "password": {"ivy password"}})
+	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, e.idp.SSOURL+"?") {
+		t.Fatalf("accept POST: %d %s", res.Status, res.Location)
+	}
+	if n := e.count("SELECT count(*) FROM users WHERE email = 'ivy@example.com'"); n != 0 {
+		t.Fatal("a password account was made for the invitee")
+	}
+	// The IdP's answer accepts the invitation, with its role.
+	res = e.answer(ivy, res, user("ivy-idp", "ivy@example.com"))
+	if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("after the IdP: %d %s", res.Status, res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'ivy@example.com'
+		AND m.role = 'admin' AND m.sso_linked AND u.password_hash IS NULL`); n != 1 {
+		t.Fatal("the invitation was not accepted with its role through SSO")
+	}
+	if ivy.Get("/organizations/acme/").Status != http.StatusOK {
+		t.Fatal("ivy cannot open the org")
+	}
+	if res := e.a.Client(t).Get(link); res.Status != http.StatusNotFound {
+		t.Fatalf("the used link still works: %d", res.Status)
+	}
+
+	// The rule holds on every channel: the model refuses a password account too.
+	if res := e.owner.Post("/settings/acme/members/invite/", url.Values{"email": {"jo@example.com"}, "role": {"member"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite jo: %d", res.Status)
+	}
+	_, _, err := models.AcceptInvitationAsNewUser(context.Background(), e.a.DB.Bun, mailToken(t, e.a, "jo@example.com", "invitation"),
+		models.NewUser{Email: "jo@example.com", Name: "Jo", Password: "jo password 1"}, "")
+	if err == nil || e.count("SELECT count(*) FROM users WHERE email = 'jo@example.com'") != 0 {
+		t.Fatalf("AcceptInvitationAsNewUser under Require SSO: %v", err)
+	}
+
+	// An owner invitation: never accepted by SSO; the page says how instead.
+	if res := e.owner.Post("/settings/acme/members/invite/", url.Values{"email": {"olga@example.com"}, "role": {"owner"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite olga: %d", res.Status)
+	}
+	page = e.a.Client(t).Get("/accept/" + mailToken(t, e.a, "olga@example.com", "invitation") + "/")
+	if page.Has(`[data-testid="accept-sso"]`) || !page.Has(`#f-password`) ||
+		!strings.Contains(page.Text(`[data-testid="owner-invite-sso"]`), "never accepted through single sign-on") {
+		t.Fatalf("owner invitation page: SSO %v, password %v, %q", page.Has(`[data-testid="accept-sso"]`), page.Has(`#f-password`), page.Text(`[data-testid="owner-invite-sso"]`))
+	}
+}
+
+// Issue 15: under domain capture an invitation for an address at the captured domain
+// goes through the org's SSO (no password account at the domain); an invitation of
+// another org for such an address sends the person to the capturing org's SSO first.
+func TestInvitationAtCapturedDomain(t *testing.T) {
+	e, dns := newDomainEnv(t)
+	verifyDomain(t, e.a, e.owner, dns, "acme", "acme.test")
+	if res := e.owner.Post("/settings/acme/auth/domains/capture/", url.Values{"domain_capture": {"on"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("capture on: %d", res.Status)
+	}
+	if res := e.owner.Post("/settings/acme/members/invite/", url.Values{"email": {"gus@acme.test"}, "role": {"admin"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite: %d", res.Status)
+	}
+	link := "/accept/" + mailToken(t, e.a, "gus@acme.test", "invitation") + "/"
+	gus := e.a.Client(t)
+	if page := gus.Get(link); !page.Has(`[data-testid="accept-sso"]`) || page.Has(`#f-password`) {
+		t.Fatalf("captured address: SSO %v, password %v", page.Has(`[data-testid="accept-sso"]`), page.Has(`#f-password`))
+	}
+	res := gus.Post(link, url.Values{"name": {"Gus"}, "email": {"gus@acme.test"}, "password": {"gus password"}})
+	if n := e.count("SELECT count(*) FROM users WHERE email = 'gus@acme.test'"); n != 0 {
+		t.Fatal("a password account was made at the captured domain")
+	}
+	if res = e.answer(gus, res, user("gus-idp", "gus@acme.test")); res.Location != "/organizations/acme/" {
+		t.Fatalf("after the IdP: %d %s", res.Status, res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'gus@acme.test' AND m.role = 'admin'`); n != 1 {
+		t.Fatal("the invitation was not accepted through SSO")
+	}
+
+	// Another org (passwords, no SSO) invites an address at acme's captured domain.
+	carol := signUp(t, e.a, "carol@example.com")
+	if res := carol.Post("/organizations/new/", url.Values{"name": {"Beta"}, "slug": {"beta"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("beta: %d", res.Status)
+	}
+	if res := carol.Post("/settings/beta/members/invite/", url.Values{"email": {"hal@acme.test"}, "role": {"member"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite hal: %d", res.Status)
+	}
+	link = "/accept/" + mailToken(t, e.a, "hal@acme.test", "invitation") + "/"
+	hal := e.a.Client(t)
+	page := hal.Get(link)
+	if href, _ := page.Doc.Find(`[data-testid="accept-captured"] a`).Attr("href"); href != "/auth/login/acme/" || page.Has(`#f-password`) {
+		t.Fatalf("captured elsewhere: link %q, password %v", href, page.Has(`#f-password`))
+	}
+	if res := hal.Post(link, url.Values{"name": {"Hal"}, "email": {"hal@acme.test"}, "password": {"hal password"}}); res.Status != http.StatusUnprocessableEntity ||
+		e.count("SELECT count(*) FROM users WHERE email = 'hal@acme.test'") != 0 {
+		t.Fatalf("a password account at acme's captured domain through beta's invitation: %d %s", res.Status, res.Location)
+	}
+}

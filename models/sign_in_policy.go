@@ -100,3 +100,84 @@ func OwnerFallbackOpen(ctx context.Context, db bun.IDB, p *AuthProvider) (bool, 
 	n, err := OwnersLinked(ctx, db, p.OrgID)
 	return n == 0, err
 }
+
+// InvitationPath is how an invitation is accepted (SPEC §1: "Where the org requires
+// SSO, accepting goes through SSO"; README "Verified domains": under domain capture an
+// address at the domain signs in only through the org's SSO).
+type InvitationPath int
+
+// Paths of InvitationRoute.
+const (
+	// AcceptWithAccount: create an account (the link proves the mailbox) or sign in,
+	// then accept.
+	AcceptWithAccount InvitationPath = iota
+	// AcceptWithSSO: through the org's IdP, SP-initiated; the SSO sign-in accepts the
+	// invitation for the address it asserts (ensureMembership), with its role. No
+	// password account is made.
+	AcceptWithSSO
+	// AcceptOwnerWithAccount: an owner invitation of an org that requires SSO (or
+	// captures the address). An SSO sign-in never accepts an owner invitation (the
+	// IdP's word never grants owner): it is accepted with an account, through the
+	// emailed link, and the owner then links SSO.
+	AcceptOwnerWithAccount
+	// AcceptAfterCaptorSSO: another org captures the address's domain: the person
+	// signs in through that org's SSO first, then accepts signed in.
+	AcceptAfterCaptorSSO
+)
+
+// InvitationRoute is the path of one invitation, with the orgs it involves.
+type InvitationRoute struct {
+	Path     InvitationPath
+	Provider *AuthProvider // the inviting org's, for AcceptWithSSO and AcceptOwnerWithAccount
+	Captor   *Organization // for AcceptAfterCaptorSSO
+	Domain   string        // the captured domain, when capture decides
+}
+
+// InvitationRouteOf is the rule for accepting inv, called by the accept page and by
+// every acceptance (AcceptInvitation, AcceptInvitationAsNewUser).
+func InvitationRouteOf(ctx context.Context, db bun.IDB, inv *InvitationView) (*InvitationRoute, error) {
+	r := &InvitationRoute{Path: AcceptWithAccount}
+	captor, _, err := SSORoute(ctx, db, inv.Email)
+	if err != nil && !IsNotFound(err) {
+		return nil, err
+	}
+	if captor != nil && captor.DomainCapture {
+		r.Domain = EmailDomain(inv.Email)
+		if captor.ID != inv.Org.ID {
+			r.Path, r.Captor = AcceptAfterCaptorSSO, captor
+			return r, nil
+		}
+	}
+	p, err := ProviderOf(ctx, db, inv.Org.ID)
+	if IsNotFound(err) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !p.Active() || (!p.RequireSSO && r.Domain == "") {
+		return r, nil
+	}
+	r.Provider, r.Path = p, AcceptWithSSO
+	if inv.Role == RoleOwner {
+		r.Path = AcceptOwnerWithAccount
+	}
+	return r, nil
+}
+
+// checkInvitationAcceptance refuses accepting inv outside its path: a new password
+// account where SSO or a captor's SSO is the way in, or a signed-in acceptance where
+// the invitation goes through the org's IdP.
+func checkInvitationAcceptance(ctx context.Context, db bun.IDB, inv *InvitationView, newAccount bool) error {
+	r, err := InvitationRouteOf(ctx, db, inv)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Path == AcceptWithSSO:
+		return Forbidden(inv.Org.Name + " requires single sign-on: accept the invitation through its identity provider.")
+	case r.Path == AcceptAfterCaptorSSO && newAccount:
+		return Forbidden("Addresses at " + r.Domain + " sign in through " + r.Captor.Name + "'s single sign-on: sign in there first, then open this invitation again.")
+	}
+	return nil
+}
