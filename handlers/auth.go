@@ -16,6 +16,24 @@ import (
 	"gatehouse/views/pages"
 )
 
+// signOutKeepingCSRF ends the browser's signed-in session but keeps its CSRF token, so
+// its open forms still work.
+func (h *Handler) signOutKeepingCSRF(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	csrf := h.Sessions.GetString(ctx, "csrf")
+	if err := h.Sessions.Clear(ctx); err != nil {
+		return err
+	}
+	if err := h.Sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	if csrf != "" {
+		h.Sessions.Put(ctx, "csrf", csrf)
+	}
+	c.Locals(localUser, nil)
+	return nil
+}
+
 // signIn starts a session for u: a new token (no fixation), the user, and what the
 // sessions list on the account page shows.
 func (h *Handler) signIn(c *fiber.Ctx, u *models.User) error {
@@ -210,7 +228,14 @@ func (h *Handler) login(c *fiber.Ctx) error {
 		return err
 	}
 	if len(res.SSO) > 0 {
-		// Require SSO before any session (models.SSOInsteadOfPassword).
+		// Require SSO before any session (models.SSOInsteadOfPassword). A browser
+		// signed in as someone else is signed out: its person just proved to be this
+		// account, and nothing of the other one may carry over.
+		if u := currentUser(c); u != nil && u.ID != res.User.ID {
+			if err := h.signOutKeepingCSRF(c); err != nil {
+				return err
+			}
+		}
 		return h.continueToSSO(c, res.SSO, f.Next, "")
 	}
 	if err := h.signIn(c, res.User); err != nil {
