@@ -458,3 +458,35 @@ func TestInvitationAtCapturedDomain(t *testing.T) {
 		t.Fatalf("a password account at acme's captured domain through beta's invitation: %d %s", res.Status, res.Location)
 	}
 }
+
+// The same door when the org's SSO is Google Workspace: a member's password opens no
+// session and continues to Google; Google's answer signs the member in (linked by
+// the password proof) and opens the org.
+func TestPasswordLoginUnderRequireSSOWithGoogle(t *testing.T) {
+	e := newOAuthEnv(t)
+	e.setUpGoogle()
+	inviteAndJoin(t, e.a, e.owner, "bob@example.com", "member")
+	if res := e.owner.Post("/settings/acme/auth/settings/", url.Values{"require_sso": {"1"}, "default_role": {"member"},
+		"sso_session_hours": {"168"}, "allow_idp_initiated": {"1"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("require SSO: %d %s", res.Status, res.Body)
+	}
+	bob := e.a.Client(t)
+	bob.Get("/auth/login/")
+	res := bob.Post("/auth/login/", url.Values{"email": {"bob@example.com"}, "password": {"user password"}})
+	start := toIdP(t, res)
+	if !strings.HasPrefix(start.Location, e.google.URL) {
+		t.Fatalf("bob's password login continues to %q, not Google", start.Location)
+	}
+	if n := openSessions(t, e.a, "bob@example.com"); n != 0 || signedIn(bob) {
+		t.Fatalf("bob's password opened %d session(s)", n)
+	}
+	e.google.SetNextUser(googleUser("bob@example.com", "example.com"))
+	res = e.follow(bob, start)
+	if !strings.HasPrefix(res.Location, "/auth/link/") {
+		t.Fatalf("bob back from Google: %d %s", res.Status, res.Location)
+	}
+	bob.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}})
+	if res := bob.Get("/organizations/acme/"); res.Status != http.StatusOK {
+		t.Fatalf("bob after Google: %d %s", res.Status, res.Location)
+	}
+}
