@@ -490,3 +490,29 @@ func TestPasswordLoginUnderRequireSSOWithGoogle(t *testing.T) {
 		t.Fatalf("bob after Google: %d %s", res.Status, res.Location)
 	}
 }
+
+// Domain capture takes effect with an active provider: turned on before activation it
+// ends nothing (sign-ins still use passwords then), and activation ends the password
+// sessions at the captured domains.
+func TestDomainCaptureTakesEffectAtActivation(t *testing.T) {
+	dns := dnstest.New(t)
+	e := newSSOEnvWith(t, testapp.Options{DNSResolver: dns.Addr}, false)
+	verifyDomain(t, e.a, e.owner, dns, "acme", "acme.test")
+	ada := signUp(t, e.a, "ada@acme.test")
+	if res := e.owner.Post("/settings/acme/auth/domains/capture/", url.Values{"domain_capture": {"on"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("capture on: %d", res.Status)
+	}
+	if !signedIn(ada) {
+		t.Fatal("capture without an active provider ended ada's session")
+	}
+	res := e.answer(e.owner, e.owner.Post("/settings/acme/auth/activate/", nil), user("owner-1", "owner@example.com"))
+	if res.Status != http.StatusSeeOther || res.Location != "/settings/acme/auth/" {
+		t.Fatalf("activation: %d %s", res.Status, res.Location)
+	}
+	if signedIn(ada) {
+		t.Fatal("ada's password session survived the activation under capture")
+	}
+	if !signedIn(e.owner) {
+		t.Fatal("the activating owner lost the session")
+	}
+}
