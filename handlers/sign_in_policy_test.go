@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"gatehouse/handlers/testapp"
 	"gatehouse/models"
 	"gatehouse/models/dnscheck/dnstest"
@@ -514,5 +516,38 @@ func TestDomainCaptureTakesEffectAtActivation(t *testing.T) {
 	}
 	if !signedIn(e.owner) {
 		t.Fatal("the activating owner lost the session")
+	}
+}
+
+// An account in several organizations that all require SSO: its password opens no
+// session, and the page offers each org's login page.
+func TestPasswordLoginWithSeveralSSOOrgs(t *testing.T) {
+	e := newSSOEnv(t, true)
+	betaOwner, _, _ := newSAMLOrg(t, e.a, "bea@beta.test", "beta", "https://idp.beta.test")
+	dora := inviteAndJoin(t, e.a, e.owner, "dora@example.com", "member")
+	if res := betaOwner.Post("/settings/beta/members/invite/", url.Values{"email": {"dora@example.com"}, "role": {"member"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite dora to beta: %d", res.Status)
+	}
+	acceptAsSignedIn(t, e.a, dora, "dora@example.com")
+	for slug, c := range map[string]*testapp.Client{"acme": e.owner, "beta": betaOwner} {
+		// A fresh form each time: Post adds the client's CSRF token to it.
+		require := url.Values{"require_sso": {"1"}, "default_role": {"member"}, "sso_session_hours": {"168"}, "allow_idp_initiated": {"1"}}
+		if res := c.Post("/settings/"+slug+"/auth/settings/", require); res.Status != http.StatusSeeOther {
+			t.Fatalf("require SSO in %s: %d %s", slug, res.Status, res.Body)
+		}
+	}
+	c := e.a.Client(t)
+	c.Get("/auth/login/")
+	res := c.Post("/auth/login/", url.Values{"email": {"dora@example.com"}, "password": {"user password"}, "next": {"/organizations/beta/"}})
+	var hrefs []string
+	res.Doc.Find(`[data-testid="sso-choose"] [data-testid="sso-choice"]`).Each(func(_ int, s *goquery.Selection) {
+		h, _ := s.Attr("href")
+		hrefs = append(hrefs, h)
+	})
+	if res.Status != http.StatusOK || strings.Join(hrefs, " ") != "/auth/login/acme/?next=%2Forganizations%2Fbeta%2F /auth/login/beta/?next=%2Forganizations%2Fbeta%2F" {
+		t.Fatalf("several SSO orgs: %d %v", res.Status, hrefs)
+	}
+	if n := openSessions(t, e.a, "dora@example.com"); n != 0 || signedIn(c) {
+		t.Fatalf("dora's password opened %d session(s)", n)
 	}
 }
