@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -24,7 +26,15 @@ func (h *Handler) continueToIdP(c *fiber.Ctx, org *models.Organization, p *model
 		return err
 	}
 	if post != nil {
+		if c.Get(hxRequest) == "true" {
+			// A form swapped into this page would keep its CSP (form-action 'self'):
+			// the org's login page allows the IdP and posts there.
+			return h.redirectExternal(c, "/auth/login/"+org.Slug+"/"+nextQuery(next))
+		}
 		return h.renderSSOPost(c, post)
+	}
+	if u, err := url.Parse(to); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(to, "\r\n") {
+		return fmt.Errorf("continue to the IdP: not an http(s) URL")
 	}
 	if c.Get(hxRequest) == "true" {
 		return h.redirectExternal(c, to)

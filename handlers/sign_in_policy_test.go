@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"gatehouse/models/dnscheck/dnstest"
 	"gatehouse/models/mail"
 	"gatehouse/models/mail/mailpit"
+	"gatehouse/models/samlsp/samltest"
 )
 
 // signedIn reports whether the client's session is still a signed-in one.
@@ -549,5 +551,35 @@ func TestPasswordLoginWithSeveralSSOOrgs(t *testing.T) {
 	}
 	if n := openSessions(t, e.a, "dora@example.com"); n != 0 || signedIn(c) {
 		t.Fatalf("dora's password opened %d session(s)", n)
+	}
+}
+
+// An IdP that takes AuthnRequests by HTTP-POST only, reached by email routing: a plain
+// form gets the self-submitting POST page (its CSP allows the IdP); a boosted one goes
+// to the org's login page, whose CSP allows the IdP (a form swapped into the login
+// page would keep the login page's form-action 'self').
+func TestRoutedSignInToPostOnlyIdP(t *testing.T) {
+	dns := dnstest.New(t)
+	a := testapp.New(t, testapp.Options{DNSResolver: dns.Addr})
+	owner := setUp(t, a)
+	idp := samltest.New(t, "https://idp.example")
+	md := regexp.MustCompile(`<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-Redirect"[^>]*>(</SingleSignOnService>)?`).ReplaceAllString(string(idp.Metadata()), "")
+	if res := owner.Post("/settings/acme/auth/configure/saml2/", url.Values{"method": {"xml"}, "metadata_xml": {md},
+		"map_identifier": {"NameID"}, "map_email": {"email"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("configure: %d", res.Status)
+	}
+	if err := models.ActivateProvider(context.Background(), a.DB.Bun, a.Handler.Mailer, 1, models.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	verifyDomain(t, a, owner, dns, "acme", "acme.test")
+	c := a.Client(t)
+	c.Get("/auth/login/")
+	res := c.Post("/auth/login/", url.Values{"email": {"ann@acme.test"}})
+	if form := res.Doc.Find(`[data-testid="sso-post-form"]`); res.Status != http.StatusOK || form.AttrOr("action", "") != idp.SSOURL ||
+		!strings.Contains(res.Header.Get("Content-Security-Policy"), "form-action 'self' https://idp.example") {
+		t.Fatalf("plain form: %d %q %q", res.Status, form.AttrOr("action", ""), res.Header.Get("Content-Security-Policy"))
+	}
+	if res := hxPost(c, "/auth/login/", url.Values{"email": {"ann@acme.test"}}); res.Status != http.StatusNoContent || res.Header.Get("HX-Redirect") != "/auth/login/acme/" {
+		t.Fatalf("boosted form: %d %q", res.Status, res.Header.Get("HX-Redirect"))
 	}
 }
