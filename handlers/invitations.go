@@ -88,6 +88,15 @@ func (h *Handler) accept(c *fiber.Ctx) error {
 		in := models.NewUser{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password")}
 		u, org, err = models.AcceptInvitationAsNewUser(ctx, h.DB.Bun, token, in, clientIP(c))
 		if err == nil {
+			// The new password follows Require SSO like any other (an owner invited
+			// where an owner has linked goes on to the IdP to link).
+			sso, serr := models.SSOInsteadOfPassword(ctx, h.DB.Bun, u.ID)
+			if serr != nil {
+				return serr
+			}
+			if len(sso) > 0 {
+				return h.continueToSSO(c, sso, "/organizations/"+org.Slug+"/", "Your account is ready and you joined "+org.Name+".")
+			}
 			err = h.signIn(c, u)
 		} else if errs, ferr := formErrors(err); ferr == nil {
 			v, status, verr := h.acceptView(c, token)

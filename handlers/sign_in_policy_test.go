@@ -408,10 +408,27 @@ func TestInvitationUnderRequireSSO(t *testing.T) {
 	if res := e.owner.Post("/settings/acme/members/invite/", url.Values{"email": {"olga@example.com"}, "role": {"owner"}}); res.Status != http.StatusSeeOther {
 		t.Fatalf("invite olga: %d", res.Status)
 	}
-	page = e.a.Client(t).Get("/accept/" + mailToken(t, e.a, "olga@example.com", "invitation") + "/")
+	olga := e.a.Client(t)
+	link = "/accept/" + mailToken(t, e.a, "olga@example.com", "invitation") + "/"
+	page = olga.Get(link)
 	if page.Has(`[data-testid="accept-sso"]`) || !page.Has(`#f-password`) ||
 		!strings.Contains(page.Text(`[data-testid="owner-invite-sso"]`), "never accepted through single sign-on") {
 		t.Fatalf("owner invitation page: SSO %v, password %v, %q", page.Has(`[data-testid="accept-sso"]`), page.Has(`#f-password`), page.Text(`[data-testid="owner-invite-sso"]`))
+	}
+	// Olga accepts with an account; as an unlinked owner where an owner has linked,
+	// her new password opens no session: on to the IdP, where she links it.
+	res = olga.Post(link, url.Values{"name": {"Olga"}, "email": {"olga@example.com"}, "password": {"olga password"}})
+	start := toIdP(t, res)
+	if e.count(`SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'olga@example.com' AND m.role = 'owner'`) != 1 || signedIn(olga) {
+		t.Fatal("olga's invitation: not an owner, or signed in by password")
+	}
+	res = e.answer(olga, start, user("olga-idp", "olga@example.com"))
+	if !strings.HasPrefix(res.Location, "/auth/link/") {
+		t.Fatalf("olga at the IdP: %d %s", res.Status, res.Location)
+	}
+	olga.Post(res.Location, url.Values{"method": {"password"}, "password": {"olga password"}})
+	if res := olga.Get("/settings/acme/auth/"); res.Status != http.StatusOK {
+		t.Fatalf("olga after linking: %d %s", res.Status, res.Location)
 	}
 }
 
