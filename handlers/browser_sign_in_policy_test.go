@@ -36,6 +36,8 @@ func TestBrowserSignInPolicyWithoutJavaScript(t *testing.T) {
 	idp, _ := samltest.NewServerAt(t, "127.0.0.2:0")
 	idp.AddUser("newbie", samltest.User{NameID: "newbie-1", Attributes: map[string][]string{
 		"email": {"newbie@acme.test"}, "firstName": {"Nora"}, "lastName": {"Newbie"}}})
+	idp.AddUser("ivy", samltest.User{NameID: "ivy-1", Attributes: map[string][]string{
+		"email": {"ivy@example.com"}, "firstName": {"Ivy"}, "lastName": {"Invitee"}}})
 
 	// Set up over HTTP: acme with an active SAML provider, bob a password member,
 	// acme.test verified, Require SSO on.
@@ -90,5 +92,25 @@ func TestBrowserSignInPolicyWithoutJavaScript(t *testing.T) {
 	if n := openSessions(t, a, "bob@example.com"); n != 0 {
 		t.Errorf("bob's password opened %d session(s)", n)
 	}
+
+	// 3. Ivy, invited as an admin under Require SSO, accepts through the IdP.
+	if res := owner.Post("/settings/acme/members/invite/", url.Values{"email": {"ivy@example.com"}, "role": {"admin"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("invite ivy: %d", res.Status)
+	}
+	b.do("open the invitation", chromedp.Navigate(a.BaseURL+"/accept/"+mailToken(t, a, "ivy@example.com", "invitation")+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=accept-sso]`)))
+	if b.count(`#f-password`) != 0 {
+		t.Error("the invitation asks for a password under Require SSO")
+	}
+	b.shot("nojs-accept-sso")
+	b.do("accept with the IdP", chromedp.Click(chromedp.CSS(`[data-testid=accept-sso]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-login]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid=idp-user-ivy]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=idp-continue]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid=idp-continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=org-name]`)))
+	b.wantPath("/organizations/acme/")
+	b.wantText(`main`, "you are Admin")
+	b.shot("nojs-accepted")
 	b.checkClean() // no CSP refusals on the way
 }
