@@ -16,6 +16,24 @@ import (
 	"gatehouse/views/pages"
 )
 
+// signOutKeepingCSRF ends the browser's signed-in session but keeps its CSRF token, so
+// its open forms still work.
+func (h *Handler) signOutKeepingCSRF(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	csrf := h.Sessions.GetString(ctx, "csrf")
+	if err := h.Sessions.Clear(ctx); err != nil {
+		return err
+	}
+	if err := h.Sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	if csrf != "" {
+		h.Sessions.Put(ctx, "csrf", csrf)
+	}
+	c.Locals(localUser, nil)
+	return nil
+}
+
 // signIn starts a session for u: a new token (no fixation), the user, and what the
 // sessions list on the account page shows.
 func (h *Handler) signIn(c *fiber.Ctx, u *models.User) error {
@@ -201,7 +219,7 @@ func (h *Handler) login(c *fiber.Ctx) error {
 		f.Errors = components.Errors{"_form": "Too many login attempts. Try again in " + waitText(retry) + ", or reset your password."}
 		return h.render(c, http.StatusTooManyRequests, pages.Login(h.page(c, "Log in"), f))
 	}
-	u, err := models.Authenticate(ctx, h.DB.Bun, f.Email, c.FormValue("password"))
+	res, err := models.SignInWithPassword(ctx, h.DB.Bun, f.Email, c.FormValue("password"))
 	if errors.Is(err, models.ErrBadCredentials) {
 		f.Errors = components.Errors{"_form": "Wrong email or password."}
 		return h.render(c, http.StatusUnprocessableEntity, pages.Login(h.page(c, "Log in"), f))
@@ -209,22 +227,21 @@ func (h *Handler) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.signIn(c, u); err != nil {
+	if len(res.SSO) > 0 {
+		// Require SSO before any session (models.SSOInsteadOfPassword). A browser
+		// signed in as someone else is signed out: its person just proved to be this
+		// account, and nothing of the other one may carry over.
+		if u := currentUser(c); u != nil && u.ID != res.User.ID {
+			if err := h.signOutKeepingCSRF(c); err != nil {
+				return err
+			}
+		}
+		return h.continueToSSO(c, res.SSO, f.Next, "")
+	}
+	if err := h.signIn(c, res.User); err != nil {
 		return err
 	}
-	next := safeNext(f.Next, "/")
-	if f.Next == "" {
-		// A member of an SSO-required org goes on to its SSO (org pages would send
-		// them there anyway).
-		slug, err := models.SSORequiredHome(ctx, h.DB.Bun, u.ID)
-		if err != nil {
-			return err
-		}
-		if slug != "" {
-			next = "/auth/login/" + slug + "/"
-		}
-	}
-	return h.redirect(c, next)
+	return h.redirect(c, safeNext(f.Next, "/"))
 }
 
 // logout ends the session; after an SSO sign-in with an IdP that has a Single Logout
@@ -300,10 +317,19 @@ func (h *Handler) reset(c *fiber.Ctx) error {
 		}
 		return h.render(c, http.StatusUnprocessableEntity, pages.ResetPassword(h.page(c, "Choose a new password"), pages.AuthForm{Token: token, Errors: errs}, true))
 	}
+	const changed = "Your password is changed, and every other session is signed out."
+	sso, err := models.SSOInsteadOfPassword(c.UserContext(), h.DB.Bun, u.ID)
+	if err != nil {
+		return err
+	}
+	if len(sso) > 0 {
+		// The new password opens no session where every org requires SSO.
+		return h.continueToSSO(c, sso, "", changed)
+	}
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
-	h.flash(c, "Your password is changed, and every other session is signed out.")
+	h.flash(c, changed)
 	return h.redirect(c, "/")
 }
 

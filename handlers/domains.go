@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -95,7 +96,7 @@ func (h *Handler) verifyDomain(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d, err := models.VerifyDomain(c.UserContext(), h.DB.Bun, h.Mailer, h.Resolver, org.ID, actor(c), id)
+	d, err := models.VerifyDomain(c.UserContext(), h.DB.Bun, h.Mailer, h.Resolver, org.ID, h.actingBrowser(c), id)
 	if err != nil {
 		return h.domainFormError(c, org, pages.DomainForm{RowID: id}, err)
 	}
@@ -119,11 +120,17 @@ func (h *Handler) removeDomain(c *fiber.Ctx) error {
 func (h *Handler) setDomainCapture(c *fiber.Ctx) error {
 	org, _ := currentOrg(c)
 	on := formBodyValue(c, "domain_capture") != ""
-	if err := models.SetDomainCapture(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, actor(c), on); err != nil {
+	ended, err := models.SetDomainCapture(c.UserContext(), h.DB.Bun, h.Mailer, org.ID, h.actingBrowser(c), on)
+	if err != nil {
 		return h.domainFormError(c, org, pages.DomainForm{}, err)
 	}
 	if on {
-		h.flash(c, "Domain capture is on: accounts at your verified domains sign in through single sign-on.")
+		verb := "were"
+		if ended == 1 {
+			verb = "was"
+		}
+		h.flash(c, fmt.Sprintf("Domain capture is on: accounts at your verified domains sign in through single sign-on. %s of those accounts without it %s signed out.",
+			countOf(int(ended), "open session", "open sessions"), verb))
 	} else {
 		h.flash(c, "Domain capture is off.")
 	}
@@ -133,9 +140,7 @@ func (h *Handler) setDomainCapture(c *fiber.Ctx) error {
 // routeBySSO continues a sign-in for email to the IdP of the org that verified its
 // domain, when there is one with an active provider; it reports whether it did. The
 // answer depends on the domain only, so known and unknown addresses get the same.
-// With JavaScript (a boosted form) the browser goes straight to the IdP; without it,
-// to the org's login page (a form POST may not redirect to another site: CSP
-// form-action), whose button continues.
+// The browser goes straight to the IdP, with JavaScript or without (continueToIdP).
 func (h *Handler) routeBySSO(c *fiber.Ctx, email, next string) (bool, error) {
 	org, p, err := models.SSORoute(c.UserContext(), h.DB.Bun, email)
 	if errors.Is(err, models.ErrNotFound) {
@@ -144,14 +149,7 @@ func (h *Handler) routeBySSO(c *fiber.Ctx, email, next string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if c.Get(hxRequest) != "true" {
-		to := "/auth/login/" + org.Slug + "/"
-		if next != "" {
-			to += "?next=" + url.QueryEscape(next)
-		}
-		return true, h.redirect(c, to)
-	}
-	return true, h.startSSO(c, org, p, models.PurposeLogin, 0, next)
+	return true, h.continueToIdP(c, org, p, next, pages.SSOContinueView{Domain: models.EmailDomain(email)})
 }
 
 // ssoLookup is "Sign in with SSO": an org slug goes to that org's login page (as in

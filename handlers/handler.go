@@ -144,6 +144,14 @@ func actor(c *fiber.Ctx) models.Actor {
 	return models.Actor{UserID: u.ID, Label: u.Email, IP: clientIP(c)}
 }
 
+// actingBrowser is actor(c) with this browser's session, which an action that ends
+// sessions keeps.
+func (h *Handler) actingBrowser(c *fiber.Ctx) models.Actor {
+	a := actor(c)
+	a.Session = models.SessionHash(h.Sessions.Token(c.UserContext()))
+	return a
+}
+
 // formErrors turns a validation error into per-field messages for the form; other
 // errors are returned for the error handler.
 func formErrors(err error) (components.Errors, error) {

@@ -31,6 +31,15 @@ func (h *Handler) acceptView(c *fiber.Ctx, token string) (pages.AcceptView, int,
 	}
 	v.Invitation = inv
 	v.Form.Email = inv.Email
+	if v.Route, err = models.InvitationRouteOf(c.UserContext(), h.DB.Bun, inv); err != nil {
+		return v, 0, err
+	}
+	if p := v.Route.Provider; p != nil {
+		v.ProviderName = p.IdPName()
+		if v.Route.Path == models.AcceptWithSSO {
+			allowFormTo(c, h.providerSignInURL(c, p)) // the accept button starts SSO
+		}
+	}
 	if u := currentUser(c); u != nil {
 		v.SignedIn, v.SignedInAs = true, u.Email
 	} else if _, err := models.UserByEmail(c.UserContext(), h.DB.Bun, inv.Email); err == nil {
@@ -52,8 +61,17 @@ func (h *Handler) acceptPage(c *fiber.Ctx) error {
 func (h *Handler) accept(c *fiber.Ctx) error {
 	token := copyString(c.Params("token"))
 	ctx := c.UserContext()
+	view, status, err := h.acceptView(c, token)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusOK && view.Route.Path == models.AcceptWithSSO {
+		// SPEC §1: through the org's IdP, SP-initiated; the sign-in accepts the
+		// invitation (models.InvitationRouteOf).
+		org := &view.Invitation.Org
+		return h.startSSO(c, org, view.Route.Provider, models.PurposeLogin, 0, "/organizations/"+org.Slug+"/")
+	}
 	var org *models.Organization
-	var err error
 	if currentUser(c) != nil {
 		org, err = models.AcceptInvitation(ctx, h.DB.Bun, token, actor(c))
 		if err == nil {
@@ -70,6 +88,15 @@ func (h *Handler) accept(c *fiber.Ctx) error {
 		in := models.NewUser{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password")}
 		u, org, err = models.AcceptInvitationAsNewUser(ctx, h.DB.Bun, token, in, clientIP(c))
 		if err == nil {
+			// The new password follows Require SSO like any other (an owner invited
+			// where an owner has linked goes on to the IdP to link).
+			sso, serr := models.SSOInsteadOfPassword(ctx, h.DB.Bun, u.ID)
+			if serr != nil {
+				return serr
+			}
+			if len(sso) > 0 {
+				return h.continueToSSO(c, sso, "/organizations/"+org.Slug+"/", "Your account is ready and you joined "+org.Name+".")
+			}
 			err = h.signIn(c, u)
 		} else if errs, ferr := formErrors(err); ferr == nil {
 			v, status, verr := h.acceptView(c, token)

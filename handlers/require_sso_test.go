@@ -64,11 +64,12 @@ func TestRequireSSOEnforcement(t *testing.T) {
 	if e.owner.Get("/organizations/acme/").Status != 200 {
 		t.Fatal("the acting owner lost access")
 	}
-	// Bob's password login leads into the org's SSO, and so does any org page.
+	// Bob's password login leads into the org's SSO without a session (see
+	// TestPasswordLoginUnderRequireSSO), and so does any org page.
 	bob.Get("/auth/login/")
 	res = bob.Post("/auth/login/", url.Values{"email": {"bob@example.com"}, "password": {"user password"}})
-	if res.Location != "/auth/login/acme/" {
-		t.Fatalf("password login went to %q", res.Location)
+	if to := urlBase(toIdP(t, res).Location); to != e.idp.SSOURL {
+		t.Fatalf("password login went to %q", to)
 	}
 	for _, p := range []string{"/organizations/acme/", "/settings/acme/members/", "/settings/acme/teams/"} {
 		if res := bob.Get(p); res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/login/acme/?next=") {

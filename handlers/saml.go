@@ -89,6 +89,9 @@ func (h *Handler) orgLoginPage(c *fiber.Ctx) error {
 	v := pages.OrgLoginView{Slug: org.Slug, OrgName: org.Name, Next: safeNext(c.Query("next"), "")}
 	if err == nil && p.Active() {
 		v.Available, v.ProviderName, v.RequireSSO = true, p.IdPName(), p.RequireSSO
+		if v.OwnerFallback, err = models.OwnerFallbackOpen(c.UserContext(), h.DB.Bun, p); err != nil {
+			return err
+		}
 		allowFormTo(c, h.providerSignInURL(c, p))
 	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return err
@@ -115,39 +118,51 @@ func (h *Handler) startOrgLogin(c *fiber.Ctx) error {
 }
 
 // startSSO sends the browser to the org's IdP (SAML AuthnRequest, or an OAuth2/OIDC
-// authorization request with state, PKCE and nonce).
+// authorization request with state, PKCE and nonce). The page that posted here allows
+// forms to the IdP (allowFormTo), so a redirect may follow the POST.
 func (h *Handler) startSSO(c *fiber.Ctx, org *models.Organization, p *models.AuthProvider, purpose string, userID int64, next string) error {
-	var redirect string
-	var err error
-	if p.IsOAuth() {
-		redirect, err = h.startOAuth(c, org, p, purpose, userID, next)
-	} else {
-		var settings samlsp.Settings
-		if settings, err = h.samlSettings(org, p); err != nil {
-			return err
-		}
-		var flow string
-		var out *samlsp.Outbound
-		key := "" // the owner's forms act once however often they are submitted
-		if purpose == models.PurposeActivate || purpose == models.PurposeTest {
-			key = models.ValidSubmitKey(c.FormValue(submitKeyField))
-		}
-		out, flow, err = models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next, key)
-		if err != nil {
-			return err
-		}
-		h.Sessions.Put(c.UserContext(), keySSOFlow, flow)
-		if out.Binding == samlsp.BindingPOST {
-			// The IdP published only an HTTP-POST SingleSignOnService: a form to it.
-			allowFormTo(c, out.URL)
-			return h.render(c, http.StatusOK, pages.SSOPostRequest(h.barePage("Continue to your identity provider"), out.URL, out.Form.Get("SAMLRequest"), out.Form.Get("RelayState")))
-		}
-		redirect = out.URL
-	}
+	to, post, err := h.beginSSO(c, org, p, purpose, userID, next)
 	if err != nil {
 		return err
 	}
-	return h.redirectExternal(c, redirect)
+	if post != nil {
+		return h.renderSSOPost(c, post)
+	}
+	return h.redirectExternal(c, to)
+}
+
+// beginSSO records a new sign-in with the org's IdP and returns where the browser goes:
+// a URL (SAML HTTP-Redirect, OAuth), or a form to post (an IdP that publishes only an
+// HTTP-POST SingleSignOnService).
+func (h *Handler) beginSSO(c *fiber.Ctx, org *models.Organization, p *models.AuthProvider, purpose string, userID int64, next string) (string, *samlsp.Outbound, error) {
+	if p.IsOAuth() {
+		to, err := h.startOAuth(c, org, p, purpose, userID, next)
+		return to, nil, err
+	}
+	settings, err := h.samlSettings(org, p)
+	if err != nil {
+		return "", nil, err
+	}
+	key := "" // the owner's forms act once however often they are submitted
+	if purpose == models.PurposeActivate || purpose == models.PurposeTest {
+		key = models.ValidSubmitKey(c.FormValue(submitKeyField))
+	}
+	out, flow, err := models.StartSAML(c.UserContext(), h.DB.Bun, settings, org.ID, purpose, userID, next, key)
+	if err != nil {
+		return "", nil, err
+	}
+	h.Sessions.Put(c.UserContext(), keySSOFlow, flow)
+	if out.Binding == samlsp.BindingPOST {
+		return "", out, nil
+	}
+	return out.URL, nil, nil
+}
+
+// renderSSOPost is the form that posts an AuthnRequest to an IdP that takes HTTP-POST
+// only (app.js submits it; without JavaScript the person presses Continue).
+func (h *Handler) renderSSOPost(c *fiber.Ctx, out *samlsp.Outbound) error {
+	allowFormTo(c, out.URL)
+	return h.render(c, http.StatusOK, pages.SSOPostRequest(h.barePage("Continue to your identity provider"), out.URL, out.Form.Get("SAMLRequest"), out.Form.Get("RelayState")))
 }
 
 func orgName(org *models.Organization) string {

@@ -82,6 +82,9 @@ type Actor struct {
 	// Channel is ChannelSCIM for a SCIM token (whose creator is UserID); otherwise a
 	// UserID is a person on the UI and zero is the operator (CLI) or the system.
 	Channel Channel
+	// Session is the acting browser's session (SessionHash of its token): an action
+	// that ends sessions keeps this one, as Require SSO does.
+	Session string
 }
 
 // System returns an actor that is not a person.

@@ -337,28 +337,6 @@ func DisableProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int6
 	return sent, err
 }
 
-// SSORequiredHome returns the slug of the user's only org when that org requires
-// SSO: a member who signs in with a password goes on to its SSO (SPEC §4). It
-// returns "" otherwise.
-func SSORequiredHome(ctx context.Context, db bun.IDB, userID int64) (string, error) {
-	var slugs []string
-	err := db.NewRaw(`SELECT o.slug FROM members m JOIN organizations o ON o.id = m.org_id
-		LEFT JOIN auth_providers p ON p.org_id = o.id AND p.status = 'active' AND p.require_sso
-		WHERE m.user_id = ? AND m.active
-		GROUP BY o.slug HAVING bool_and(p.id IS NOT NULL)`, userID).Scan(ctx, &slugs)
-	if err != nil {
-		return "", fmt.Errorf("SSO-required orgs: %w", err)
-	}
-	var total int
-	if err := db.NewRaw("SELECT count(*) FROM members WHERE user_id = ? AND active", userID).Scan(ctx, &total); err != nil {
-		return "", err
-	}
-	if total == 1 && len(slugs) == 1 {
-		return slugs[0], nil
-	}
-	return "", nil
-}
-
 // DisableImpact is what disabling org's provider would do, for its confirmation page.
 type DisableImpact struct {
 	Members    int // active members, each emailed how to sign in with a password

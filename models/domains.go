@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"gatehouse/models/dnscheck"
+	"gatehouse/models/mail"
 )
 
 // Verified domains (README "Verified domains"). An organization proves it owns an
@@ -224,7 +225,8 @@ func VerifyDomain(ctx context.Context, db bun.IDB, mailer *Mailer, resolver *dns
 }
 
 // markVerified records a found record: one org per domain (the unique index decides
-// a race), audited, the other owners emailed.
+// a race), audited, the other owners emailed; under domain capture the domain's
+// sessions without this org's SSO end (endCapturedSessions).
 func markVerified(ctx context.Context, tx bun.Tx, mailer *Mailer, d *OrgDomain, actor Actor) error {
 	taken, err := tx.NewSelect().TableExpr("org_domains").Where("domain = ? AND verified_at IS NOT NULL AND org_id <> ?", d.Domain, d.OrgID).Exists(ctx)
 	if err != nil {
@@ -239,7 +241,12 @@ func markVerified(ctx context.Context, tx bun.Tx, mailer *Mailer, d *OrgDomain, 
 		}
 		return fmt.Errorf("verify domain: %w", err)
 	}
-	if err := audit(ctx, tx, d.OrgID, actor, EventDomainVerified, d.Domain, map[string]any{"record": d.RecordName()}); err != nil {
+	// Under domain capture the new domain's password sessions end now.
+	ended, err := endCapturedSessions(ctx, tx, d.OrgID, d.Domain, actor.Session)
+	if err != nil {
+		return err
+	}
+	if err := audit(ctx, tx, d.OrgID, actor, EventDomainVerified, d.Domain, map[string]any{"record": d.RecordName(), "sessions_ended": ended}); err != nil {
 		return err
 	}
 	return notifyOwners(ctx, tx, mailer, d.OrgID, actor, "verified the domain "+d.Domain+": the organization's identity provider is now trusted for addresses at "+d.Domain)
@@ -267,12 +274,15 @@ func RemoveDomain(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, 
 }
 
 // SetDomainCapture turns domain capture on or off (owners only; the other owners are
-// emailed).
-func SetDomainCapture(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, on bool) error {
+// emailed). Turning it on ends, at once, the sessions of accounts at the verified
+// domains that did not come from this org's SSO (endCapturedSessions), except the
+// acting browser's (actor.Session). It returns how many sessions ended.
+func SetDomainCapture(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int64, actor Actor, on bool) (int64, error) {
 	if err := authorizeActor(ctx, db, orgID, actor, ActDomainCapture, Target{}); err != nil {
-		return err
+		return 0, err
 	}
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	var ended int64
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewRaw("UPDATE organizations SET domain_capture = ? WHERE id = ? AND domain_capture <> ?", on, orgID, on).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("domain capture: %w", err)
@@ -280,7 +290,14 @@ func SetDomainCapture(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		if err := audit(ctx, tx, orgID, actor, EventDomainCapture, "", map[string]any{"domain_capture": on}); err != nil {
+		details := map[string]any{"domain_capture": on}
+		if on {
+			if ended, err = endCapturedSessions(ctx, tx, orgID, "", actor.Session); err != nil {
+				return err
+			}
+			details["sessions_ended"] = ended
+		}
+		if err := audit(ctx, tx, orgID, actor, EventDomainCapture, "", details); err != nil {
 			return err
 		}
 		what := "turned domain capture off"
@@ -289,6 +306,26 @@ func SetDomainCapture(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int
 		}
 		return notifyOwners(ctx, tx, mailer, orgID, actor, what)
 	})
+	return ended, err
+}
+
+// endCapturedSessions applies domain capture to open sessions, as Require SSO does
+// (UpdateAuthSettings): when org captures its domains and has an active provider, the
+// sessions of accounts at its verified domains (only domain, when not "") that did
+// not complete this org's SSO end at once, except keep (a SessionHash). Those
+// accounts sign in again through the org's SSO (SSORoute). It returns how many ended.
+func endCapturedSessions(ctx context.Context, tx bun.IDB, orgID int64, domain, keep string) (int64, error) {
+	res, err := tx.NewRaw(`UPDATE sessions SET expiry = now()
+		WHERE expiry > now() AND token <> ? AND NOT (? = ANY(sso_orgs))
+		  AND EXISTS (SELECT 1 FROM organizations o JOIN auth_providers p ON p.org_id = o.id
+		              WHERE o.id = ? AND o.domain_capture AND p.status = 'active')
+		  AND user_id IN (SELECT u.id FROM users u JOIN org_domains d ON d.domain = split_part(lower(u.email), '@', 2)
+		                  WHERE d.org_id = ? AND d.verified_at IS NOT NULL AND (? = '' OR d.domain = ?))`,
+		keep, orgID, orgID, orgID, domain, domain).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("end captured sessions: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // DomainCheckResult counts what CheckDomains did.
@@ -357,9 +394,30 @@ func loseDomain(ctx context.Context, tx bun.Tx, mailer *Mailer, d *OrgDomain, no
 	if err := audit(ctx, tx, d.OrgID, actor, EventDomainLost, d.Domain, map[string]any{"record": d.RecordName()}); err != nil {
 		return err
 	}
-	actor.Label = "Gatehouse"
-	return notifyOwners(ctx, tx, mailer, d.OrgID, actor, "could no longer find the DNS record "+d.RecordName()+
-		": the domain "+d.Domain+" is not verified until the record is back")
+	// Every owner learns what happened and the record to publish again (its own
+	// email: the generic trust-change notice says neither).
+	org, err := getOrg(ctx, tx, d.OrgID)
+	if err != nil {
+		return err
+	}
+	var owners []string
+	if err := tx.NewRaw(`SELECT u.email FROM members m JOIN users u ON u.id = m.user_id
+		WHERE m.org_id = ? AND m.role = 'owner' AND m.active ORDER BY u.id`, d.OrgID).Scan(ctx, &owners); err != nil {
+		return fmt.Errorf("owners to warn: %w", err)
+	}
+	capture := "no"
+	if org.DomainCapture {
+		capture = "yes"
+	}
+	for _, to := range owners {
+		if err := mailer.enqueue(ctx, tx, mail.Args{To: to, Template: mail.TemplateDomainLost, Data: map[string]string{
+			"org_name": org.Name, "org_slug": org.Slug, "domain": d.Domain, "record_name": d.RecordName(), "record_value": d.RecordValue(),
+			"lost_at": now.UTC().Format("2 January 2006 15:04 MST"), "capture": capture,
+			"recheck_hours": fmt.Sprint(int(DomainPendingWindow.Hours()))}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DomainCheckArgs is the periodic domain check.

@@ -246,6 +246,11 @@ func AcceptInvitation(ctx context.Context, db bun.IDB, token string, actor Actor
 		if org, err = getOrg(ctx, tx, m.OrgID); err != nil {
 			return err
 		}
+		// Under Require SSO (or domain capture) the org's IdP accepts it (InvitationRouteOf).
+		view := &InvitationView{MemberID: m.ID, Email: *m.InviteEmail, Role: m.Role, Org: *org}
+		if err := checkInvitationAcceptance(ctx, tx, view, false); err != nil {
+			return err
+		}
 		// The link reached the invited mailbox: when that is the account's address,
 		// the account's mailbox is proven (SECURITY.md "Accounts and linking").
 		if u, err := GetUser(ctx, tx, actor.UserID); err != nil {
@@ -300,6 +305,10 @@ func AcceptInvitationAsNewUser(ctx context.Context, db bun.IDB, token string, in
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		inv, err := InvitationByToken(ctx, tx, token)
 		if err != nil {
+			return err
+		}
+		// No password account where the way in is an IdP (InvitationRouteOf).
+		if err := checkInvitationAcceptance(ctx, tx, inv, true); err != nil {
 			return err
 		}
 		if u, err = CreateUser(ctx, tx, in); err != nil {

@@ -389,7 +389,12 @@ func markProviderActive(ctx context.Context, tx bun.Tx, p *AuthProvider) error {
 		return err
 	}
 	p.Status = ProviderActive
-	_, err := tx.NewRaw("UPDATE organizations SET idp_trusted_before = true WHERE id = ?", p.OrgID).Exec(ctx)
+	if _, err := tx.NewRaw("UPDATE organizations SET idp_trusted_before = true WHERE id = ?", p.OrgID).Exec(ctx); err != nil {
+		return err
+	}
+	// Domain capture takes effect with the provider: the captured domains' sessions
+	// without this org's SSO end now (the activating owner's browser signs in anew).
+	_, err := endCapturedSessions(ctx, tx, p.OrgID, "", "")
 	return err
 }
 

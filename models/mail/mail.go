@@ -27,6 +27,7 @@ const (
 	TemplateVerifyEmail   = "verify_email"
 	TemplateAccountExists = "account_exists"
 	TemplateCertExpiry    = "cert_expiry"
+	TemplateDomainLost    = "domain_lost"
 )
 
 // Args is the River job that sends one email. Data holds the template's values.

@@ -65,6 +65,24 @@ Sign-ins will keep working after that date, because Gatehouse trusts the registe
 Create a new signing certificate in the identity provider, then update the registration on the Auth page (a metadata URL registration picks it up by itself):
 {{.link}}
 {{end}}
+{{define "domain_lost"}}Gatehouse could no longer find the DNS record that proves {{.org_name}} owns {{.domain}} (checked {{.lost_at}}). The domain is no longer verified.
+
+Until it is verified again:
+- {{.org_name}}'s identity provider no longer proves the email addresses of new accounts at {{.domain}};
+- other organizations' identity providers are no longer kept away from addresses at {{.domain}};
+{{if eq .capture "yes"}}- domain capture is on but does not apply: accounts at {{.domain}} can sign in with a password again.{{else}}- domain capture (off now) could not apply to {{.domain}}.{{end}}
+
+What to do: publish this TXT record again in the DNS of {{.domain}} (at your DNS provider):
+
+  Name:  {{.record_name}}
+  Type:  TXT
+  Value: {{.record_value}}
+
+Gatehouse checks again every hour for {{.recheck_hours}} hours and verifies the domain as soon as it finds the record; or press Verify next to {{.domain}} on the Auth page:
+{{.link}}
+
+If you removed the record on purpose, remove the domain on the Auth page.
+{{end}}
 {{define "password_reset"}}Hello {{.name}},
 
 Someone (hopefully you) asked to reset your Gatehouse password. Choose a new one here:
@@ -131,6 +149,10 @@ func (r Renderer) Render(a mail.Args) (mail.Message, error) {
 		}
 		data["link"] = r.url("/settings/" + url.PathEscape(data["org_slug"]) + "/auth/")
 		html = certExpiryHTML(data, data["link"])
+	case mail.TemplateDomainLost:
+		subject = data["org_name"] + ": the domain " + data["domain"] + " is no longer verified"
+		data["link"] = r.url("/settings/" + url.PathEscape(data["org_slug"]) + "/auth/#domains")
+		html = domainLostHTML(data, data["link"])
 	default:
 		return mail.Message{}, fmt.Errorf("unknown email template %q", a.Template)
 	}
