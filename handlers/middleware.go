@@ -103,8 +103,15 @@ func (h *Handler) loadSession(c *fiber.Ctx) error {
 	nextErr := c.Next()
 	switch h.Sessions.Status(ctx) {
 	case scs.Modified:
-		if saved, ok := c.Locals(localSessionSaved).(string); ok && saved == h.sessionFingerprint(ctx) {
-			break // written with the sign-in it belongs to, and not changed since
+		if st, ok := c.Locals(localSessionSaved).(*txSession); ok {
+			if !st.committed {
+				// The sign-in's transaction rolled back (or never wrote the session):
+				// the browser keeps its previous cookie and row, untouched.
+				break
+			}
+			if st.fingerprint == h.sessionFingerprint(ctx) {
+				break // written with the sign-in it belongs to, and not changed since
+			}
 		}
 		token, expiry, err := h.Sessions.Commit(ctx)
 		if err != nil {
@@ -127,6 +134,8 @@ func (h *Handler) setSessionCookie(c *fiber.Ctx, token string, expiry time.Time)
 // tx, setting its cookie now: a sign-in and its session are then one commit (issue
 // 12). loadSession writes the session again only if the handler changes it after.
 func (h *Handler) commitSessionIn(c *fiber.Ctx, tx bun.Tx, change func() error) error {
+	st := &txSession{}
+	c.Locals(localSessionSaved, st) // from here on, only sessionCommitted lets this session out
 	orig := c.UserContext()
 	c.SetUserContext(sessionstore.InTx(orig, tx)) // RenewToken's delete of the old row too
 	defer c.SetUserContext(orig)
@@ -137,9 +146,24 @@ func (h *Handler) commitSessionIn(c *fiber.Ctx, tx bun.Tx, change func() error) 
 	if err != nil {
 		return err
 	}
-	h.setSessionCookie(c, token, expiry)
-	c.Locals(localSessionSaved, h.sessionFingerprint(orig))
+	st.token, st.expiry, st.fingerprint = token, expiry, h.sessionFingerprint(orig)
 	return nil
+}
+
+// txSession is a session written inside a sign-in's transaction (commitSessionIn).
+type txSession struct {
+	token, fingerprint string
+	expiry             time.Time
+	committed          bool
+}
+
+// sessionCommitted is called once the transaction of commitSessionIn committed: the
+// browser gets the session's cookie.
+func (h *Handler) sessionCommitted(c *fiber.Ctx) {
+	if st, ok := c.Locals(localSessionSaved).(*txSession); ok && st.token != "" {
+		st.committed = true
+		h.setSessionCookie(c, st.token, st.expiry)
+	}
 }
 
 // sessionFingerprint identifies the session's token and contents.

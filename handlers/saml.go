@@ -450,6 +450,7 @@ func (h *Handler) finishSSO(c *fiber.Ctx, org *models.Organization, p *models.Au
 	if err != nil {
 		return err
 	}
+	h.sessionCommitted(c) // the sign-in's transaction committed
 	if out.LinkToken != "" {
 		c.Cookie(&fiber.Cookie{Name: linkCookie, Value: out.LinkBrowser, Path: "/auth/link/", HTTPOnly: true,
 			Secure: h.Config.Secure(), SameSite: fiber.CookieSameSiteLaxMode, MaxAge: int(models.PendingLinkLifetime.Seconds())})
