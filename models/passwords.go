@@ -34,14 +34,23 @@ var (
 // runtime caps the extra collection work), so it never causes an out-of-memory.
 const DefaultMemoryLimit = 128 << 20
 
-// ApplyMemoryLimit sets DefaultMemoryLimit unless the operator set GOMEMLIMIT, and
-// returns the limit in effect (bytes).
+// MemoryLimit is the soft limit set when GOMEMLIMIT is not: DefaultMemoryLimit, or
+// more on a machine with more cores, so that the hashes that may run at once (one per
+// core) plus 32 MiB for everything else fit under it and the collector never runs
+// continuously while they do.
+func MemoryLimit() int64 {
+	need := int64(32<<20) + int64(cap(hashSlots))*int64(PasswordParams.Memory)*1024
+	return max(DefaultMemoryLimit, need)
+}
+
+// ApplyMemoryLimit sets MemoryLimit unless the operator set GOMEMLIMIT, and returns the
+// limit in effect (bytes).
 func ApplyMemoryLimit() int64 {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return debug.SetMemoryLimit(-1)
 	}
-	debug.SetMemoryLimit(DefaultMemoryLimit)
-	return DefaultMemoryLimit
+	debug.SetMemoryLimit(MemoryLimit())
+	return MemoryLimit()
 }
 
 // ErrBusy: password hashing is at capacity; try again shortly (HTTP 503, Retry-After).

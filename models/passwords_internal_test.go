@@ -83,7 +83,8 @@ func TestApplyMemoryLimit(t *testing.T) {
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOMEMLIMIT")
-	if got := ApplyMemoryLimit(); got != DefaultMemoryLimit || debug.SetMemoryLimit(-1) != DefaultMemoryLimit {
+	if got := ApplyMemoryLimit(); got != MemoryLimit() || debug.SetMemoryLimit(-1) != MemoryLimit() || MemoryLimit() < DefaultMemoryLimit ||
+		MemoryLimit() < int64(cap(hashSlots))*int64(PasswordParams.Memory)*1024 {
 		t.Fatalf("default limit: %d (runtime %d)", got, debug.SetMemoryLimit(-1))
 	}
 	debug.SetMemoryLimit(1 << 30) // as the runtime does from GOMEMLIMIT=1GiB
