@@ -101,3 +101,30 @@ func TestSSOLoginCommitFailureKeepsTheCookie(t *testing.T) {
 		t.Errorf("bob lost his (still valid) session because a later login's commit failed")
 	}
 }
+
+// The account-link completion writes its sign-in log before it touches the session:
+// when the log cannot be written, the browser is not signed in through the link.
+func TestSSOLinkCompletionNoSessionWithoutItsLog(t *testing.T) {
+	e := newSSOEnv(t, true)
+	signUp(t, e.a, "erin@example.com")
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`,
+		`CREATE TRIGGER refuse_linked BEFORE INSERT ON sso_signins FOR EACH ROW WHEN (NEW.reason = 'linked') EXECUTE FUNCTION refuse_write()`,
+	} {
+		if _, err := e.a.DB.Bun.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	erin := e.a.Client(t)
+	res := e.answer(erin, erin.Post("/auth/login/acme/", nil), user("erin-1", "erin@example.com"))
+	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/link/") {
+		t.Fatalf("expected the link page: %d %s", res.Status, res.Location)
+	}
+	res = erin.Post(res.Location, url.Values{"method": {"password"}, "password": {"user password"}})
+	t.Logf("link by password answered %d %q", res.Status, res.Location)
+	logged := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'linked'`)
+	if erin.Get("/organizations/acme/").Status == http.StatusOK && logged == 0 {
+		t.Errorf("erin is signed in through SSO linking although its sign-in log could not be written")
+	}
+}

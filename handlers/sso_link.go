@@ -76,11 +76,13 @@ func (h *Handler) finishLink(c *fiber.Ctx, token string, proof models.LinkProof)
 		v.Errors = errs
 		return h.renderLink(c, http.StatusUnprocessableEntity, v)
 	}
-	if err := h.signInSSO(c, u, org.ID, nameID); err != nil {
-		return err
-	}
+	// The link is committed; the sign-in log comes before the session, so that no
+	// session exists without its log line.
 	if err := models.RecordSSOAttempt(c.UserContext(), h.DB.Bun, models.SSOAttempt{OrgID: org.ID, Outcome: "success", Reason: "linked",
 		Hint: "The account's owner proved it and the identity is now linked.", Email: u.Email, UserID: &u.ID, IP: clientIP(c)}); err != nil {
+		return err
+	}
+	if err := h.signInSSO(c, u, org.ID, nameID); err != nil {
 		return err
 	}
 	h.flash(c, "Your account is linked to "+org.Name+" single sign-on.")
