@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"gatehouse/handlers/testapp"
+	"gatehouse/models"
 	"gatehouse/models/oauth/oauthtest"
 	"gatehouse/models/samlsp"
 	"gatehouse/models/samlsp/samltest"
@@ -130,6 +131,46 @@ func TestSCIMCannotTouchOwnersAndTokensCarryTheirCreator(t *testing.T) {
 	r := e.do(http.MethodGet, "/Users", nil)
 	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Raw, "no longer an owner") {
 		t.Fatalf("token of a demoted owner: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A token whose creator's account is gone (deleted by the operator: created_by_id is
+// set NULL) has no person behind it, and is refused like a demoted owner's; a token
+// the operator generated with the CLI keeps working.
+func TestSCIMTokenOfADeletedCreatorIsPowerless(t *testing.T) {
+	e := newSCIMEnv(t)
+	inviteAndJoin(t, e.a, e.owner, "co@example.com", "owner")
+	if r := e.do(http.MethodGet, "/Users", nil); r.Status != http.StatusOK {
+		t.Fatalf("token before: %d %s", r.Status, r.Raw)
+	}
+	ctx := context.Background()
+	// The operator removes the creator's account outright (no UI does this).
+	for _, q := range []string{
+		"DELETE FROM members WHERE email = 'owner@example.com'",
+		"DELETE FROM users WHERE email = 'owner@example.com'",
+	} {
+		if _, err := e.a.DB.Bun.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, e.a, "SELECT count(*) FROM scim_tokens WHERE created_by_id IS NULL AND revoked_at IS NULL"); n != 1 {
+		t.Fatalf("tokens left without a creator: %d", n)
+	}
+	r := e.do(http.MethodGet, "/Users", nil)
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Raw, "no longer an owner") {
+		t.Fatalf("token of a deleted creator: %d %s", r.Status, r.Raw)
+	}
+	// The operator's own token (CLI) acts for the operator, who has every power.
+	mailer, err := models.NewMailer(e.a.DB.SQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := models.CreateSCIMToken(ctx, e.a.DB.Bun, mailer, int64(count(t, e.a, "SELECT id FROM organizations WHERE slug = 'acme'")), models.System("cli"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := scimDo(t, e.a, secret, http.MethodGet, "/api/0/organizations/acme/scim/v2/Users", nil); r.Status != http.StatusOK {
+		t.Fatalf("operator's token: %d %s", r.Status, r.Raw)
 	}
 }
 

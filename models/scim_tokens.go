@@ -18,16 +18,19 @@ const MaxActiveSCIMTokens = 2
 type SCIMToken struct {
 	bun.BaseModel `bun:"table:scim_tokens"`
 
-	ID          int64      `bun:"id,pk,autoincrement"`
-	OrgID       int64      `bun:"org_id"`
-	TokenHash   string     `bun:"token_hash"`
-	Prefix      string     `bun:"prefix"`
-	CreatedByID *int64     `bun:"created_by_id"`
-	CreatedAt   time.Time  `bun:"created_at,nullzero,default:now()"`
-	LastUsedAt  *time.Time `bun:"last_used_at"`
-	RevokedAt   *time.Time `bun:"revoked_at"`
-	SubmitKey   *string    `bun:"submit_key"`             // the form submission that generated it (NewSubmitKey)
-	CreatedBy   string     `bun:"creator_email,scanonly"` // the creator's email (AuthenticateSCIM)
+	ID          int64  `bun:"id,pk,autoincrement"`
+	OrgID       int64  `bun:"org_id"`
+	TokenHash   string `bun:"token_hash"`
+	Prefix      string `bun:"prefix"`
+	CreatedByID *int64 `bun:"created_by_id"`
+	// OperatorIssued marks a token the operator generated (CLI): it acts for the
+	// operator. Any other token works only while CreatedByID is an active owner.
+	OperatorIssued bool       `bun:"operator_issued"`
+	CreatedAt      time.Time  `bun:"created_at,nullzero,default:now()"`
+	LastUsedAt     *time.Time `bun:"last_used_at"`
+	RevokedAt      *time.Time `bun:"revoked_at"`
+	SubmitKey      *string    `bun:"submit_key"`             // the form submission that generated it (NewSubmitKey)
+	CreatedBy      string     `bun:"creator_email,scanonly"` // the creator's email (AuthenticateSCIM)
 	// CreatorRole is the creator's role while an active member ("" otherwise).
 	CreatorRole Role `bun:"creator_role,scanonly"`
 }
@@ -79,6 +82,8 @@ func CreateSCIMTokenOnce(ctx context.Context, db bun.IDB, mailer *Mailer, orgID 
 		tok = &SCIMToken{OrgID: orgID, TokenHash: HashToken(secret), Prefix: secret[:len(scimTokenPrefix)+6]}
 		if actor.UserID != 0 {
 			tok.CreatedByID = &actor.UserID
+		} else {
+			tok.OperatorIssued = true // authorizeActor let only the operator through without a person
 		}
 		if submitKey != "" {
 			tok.SubmitKey = &submitKey
@@ -137,16 +142,21 @@ var ErrSCIMTokenPowerless = errors.New("the person who generated this SCIM token
 func AuthenticateSCIM(ctx context.Context, db bun.IDB, orgID int64, secret string) (*SCIMToken, error) {
 	hash := HashToken(secret)
 	tok := new(SCIMToken)
-	// One statement per request for the token and the power behind it.
-	if err := db.NewRaw(`SELECT t.*, m.email AS creator_email, m.role AS creator_role FROM scim_tokens t
-		LEFT JOIN members m ON m.org_id = t.org_id AND m.user_id = t.created_by_id AND m.active
-		WHERE t.token_hash = ? AND t.revoked_at IS NULL`, hash).Scan(ctx, tok); err != nil {
+	// One statement per request for the token and the power behind it. The columns are
+	// named, so a column added by a later migration does not break a running binary.
+	if err := db.NewSelect().Model(tok).ModelTableExpr("scim_tokens AS t").
+		Column("t.id", "t.org_id", "t.token_hash", "t.prefix", "t.created_by_id", "t.operator_issued", "t.created_at", "t.last_used_at", "t.revoked_at").
+		ColumnExpr("m.email AS creator_email, m.role AS creator_role").
+		Join("LEFT JOIN members m ON m.org_id = t.org_id AND m.user_id = t.created_by_id AND m.active").
+		Where("t.token_hash = ? AND t.revoked_at IS NULL", hash).Scan(ctx); err != nil {
 		return nil, notFound(err, "SCIM token")
 	}
 	if subtle.ConstantTimeCompare([]byte(tok.TokenHash), []byte(hash)) != 1 || tok.OrgID != orgID {
 		return nil, fmt.Errorf("SCIM token: %w", ErrNotFound)
 	}
-	if tok.CreatedByID != nil && tok.CreatorRole != RoleOwner {
+	// A person's token has their power while they are an active owner; a token whose
+	// creator's account is gone (created_by_id set NULL) has nobody's.
+	if !tok.OperatorIssued && (tok.CreatedByID == nil || tok.CreatorRole != RoleOwner) {
 		return nil, ErrSCIMTokenPowerless
 	}
 	if tok.LastUsedAt == nil || time.Since(*tok.LastUsedAt) > time.Minute {
