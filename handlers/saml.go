@@ -234,9 +234,11 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 			requestID = req.RequestID
 		}
 	}
-	if req == nil {
+	// One parse: the tree the request is looked up by is the tree validated below.
+	resp, parseErr := samlsp.ParseResponse(raw)
+	if req == nil && resp != nil {
 		// The IdP dropped or replaced RelayState: the request the response answers.
-		if req, err = models.PeekSAMLRequestByID(ctx, h.DB.Bun, org.ID, samlsp.InResponseToOf(raw)); err != nil && !errors.Is(err, models.ErrNotFound) {
+		if req, err = models.PeekSAMLRequestByID(ctx, h.DB.Bun, org.ID, resp.InResponseTo()); err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
 		}
 		if req != nil {
@@ -270,7 +272,10 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		}
 		return h.showSSOResult(c, org, req, models.SSOResult{Purpose: models.PurposeTest, Diagnosis: d})
 	}
-	a, err := samlsp.ValidateResponse(settings, raw, requestID)
+	var a *samlsp.Assertion
+	if err = parseErr; resp != nil {
+		a, err = resp.Validate(settings, requestID)
+	}
 	if err != nil && req != nil && req.Purpose == models.PurposeActivate {
 		return h.activationFailed(c, org, req, attempt, samlsp.Diagnose(settings, raw, requestID, p.Config.Mapping), reasonOf(err), detailOf(err))
 	}

@@ -384,13 +384,3 @@ func keyInfoCert(sig *etree.Element) []byte {
 	}
 	return nil
 }
-
-// InResponseToOf is the request a response says it answers (the Response's
-// InResponseTo, else its bearer confirmation's), read without verifying anything: it
-// only selects which stored request to validate the response against.
-func InResponseToOf(raw []byte) string {
-	if PreScanResponse(raw) != nil {
-		return ""
-	}
-	return readReceived(raw).inRTo
-}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 )
 
@@ -86,27 +87,79 @@ func DecodeResponse(encoded string) ([]byte, error) {
 // (IdP-initiated) response, which must then carry no InResponseTo. It runs the
 // single-parse path (verified.go): the pre-scan builds the one tree, signatures are
 // verified on it, fields read from it, then one post-verification policy
-// (checkVerified). Panics
-// inside the XML libraries are contained and reported as malformed.
-func ValidateResponse(s Settings, raw []byte, requestID string) (a *Assertion, err error) {
+// (checkVerified). Panics inside the XML libraries are contained and reported as
+// malformed. It is ParseResponse then Validate.
+func ValidateResponse(s Settings, raw []byte, requestID string) (*Assertion, error) {
+	r, err := ParseResponse(raw)
+	if err != nil {
+		return nil, err
+	}
+	return r.Validate(s, requestID)
+}
+
+// Response is a SAML Response that passed the pre-scan, as its one tree: nothing in it
+// is verified until Validate. The ACS reads InResponseTo from it to find the request
+// the response answers, then validates the same tree, so a response is parsed once.
+type Response struct {
+	root *etree.Element
+}
+
+// ParseResponse pre-scans raw (limits, shape, no DTD) and builds its tree; a refusal
+// is a *ValidationError (ReasonMalformed).
+func ParseResponse(raw []byte) (r *Response, err error) {
 	defer func() {
-		if r := recover(); r != nil {
-			a, err = nil, refuse(ReasonMalformed, "parser panic: %v", r)
+		if p := recover(); p != nil {
+			r, err = nil, refuse(ReasonMalformed, "parser panic: %v", p)
 		}
 	}()
 	root, err := preScanResponse(raw, true)
 	if err != nil {
 		return nil, refuse(ReasonMalformed, "%v", err)
 	}
+	return &Response{root: root}, nil
+}
+
+// InResponseTo is the request the response says it answers — the Response's
+// InResponseTo, else its assertion's bearer confirmation's — read without verifying
+// anything: it only selects which stored request to validate against (Validate checks
+// it, signed, against that request's ID).
+func (r *Response) InResponseTo() string {
+	if v := r.root.SelectAttrValue("InResponseTo", ""); v != "" {
+		return v
+	}
+	as := first(children(r.root, nsAssertion, "Assertion"))
+	if as == nil {
+		return ""
+	}
+	for _, subj := range children(as, nsAssertion, "Subject") {
+		for _, sc := range children(subj, nsAssertion, "SubjectConfirmation") {
+			for _, d := range children(sc, nsAssertion, "SubjectConfirmationData") {
+				if v := d.SelectAttrValue("InResponseTo", ""); v != "" {
+					return v
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Validate verifies the response and applies the policy for s at Now() (see
+// ValidateResponse). Call it once per Response.
+func (r *Response) Validate(s Settings, requestID string) (a *Assertion, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			a, err = nil, refuse(ReasonMalformed, "parser panic: %v", p)
+		}
+	}()
 	now := Now()
-	r, err := parseVerified(s, root)
+	v, err := parseVerified(s, r.root)
 	if err != nil {
 		return nil, err
 	}
-	if s.RequireEncrypted && !r.Encrypted {
+	if s.RequireEncrypted && !v.Encrypted {
 		return nil, refuse(ReasonInvalid, "the assertion is not encrypted, and this organization requires encrypted assertions")
 	}
-	return checkVerified(r, s, requestID, now)
+	return checkVerified(v, s, requestID, now)
 }
 
 // checkAssertion is the policy applied to a verified assertion (SECURITY.md §3, §5):

@@ -257,3 +257,42 @@ func TestConfiguredCertificateDates(t *testing.T) {
 		t.Fatal("POST LogoutRequest signed by another key accepted")
 	}
 }
+
+// The ACS parses a response once: it looks the request up by the tree's InResponseTo
+// (the Response's, else the bearer confirmation's, for an IdP that drops both
+// RelayState and the Response attribute), then validates that same tree.
+func TestParseResponseOnceForLookupAndValidation(t *testing.T) {
+	h, restore := newHostile(t)
+	defer restore()
+	raw := h.idp.Response(t, h.orgA.SP, samltest.User{NameID: "ada", Attributes: map[string][]string{"email": {"ada@example.com"}}},
+		samltest.Options{InResponseTo: "id-req-1"})
+	r, err := samlsp.ParseResponse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.InResponseTo(); got != "id-req-1" {
+		t.Fatalf("InResponseTo %q", got)
+	}
+	if _, err := r.Validate(h.orgA, "id-req-1"); err != nil {
+		t.Fatalf("validate the parsed tree: %v", err)
+	}
+	// Only the bearer confirmation says it (unverified here: the lookup key only).
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	doc.Root().RemoveAttr("InResponseTo")
+	stripped, _ := doc.WriteToBytes()
+	if r, err := samlsp.ParseResponse(stripped); err != nil || r.InResponseTo() != "id-req-1" {
+		t.Fatalf("from the SubjectConfirmationData: %v", err)
+	}
+	// Unsolicited: none. Not a response: a malformed refusal, no tree.
+	un, _ := samlsp.ParseResponse(h.idp.Response(t, h.orgA.SP, samltest.User{NameID: "ada", Attributes: map[string][]string{"email": {"ada@example.com"}}}, samltest.Options{}))
+	if un == nil || un.InResponseTo() != "" {
+		t.Fatal("an unsolicited response names a request")
+	}
+	var ve *samlsp.ValidationError
+	if r, err := samlsp.ParseResponse([]byte(`<x/>`)); r != nil || !errors.As(err, &ve) || ve.Reason != samlsp.ReasonMalformed {
+		t.Fatalf("not a response: %v", err)
+	}
+}
