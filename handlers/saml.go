@@ -30,11 +30,7 @@ func (h *Handler) samlSettings(org *models.Organization, p *models.AuthProvider)
 // samlOrg loads the org of :slug and its provider; a missing org or a non-SAML
 // provider is ErrNotFound (the same answer for both, so slugs are not revealed).
 func (h *Handler) samlOrg(c *fiber.Ctx) (*models.Organization, *models.AuthProvider, error) {
-	org, err := models.OrgBySlug(c.UserContext(), h.DB.Bun, copyString(c.Params("slug")))
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID)
+	org, p, err := models.OrgAndProvider(c.UserContext(), h.DB.Bun, copyString(c.Params("slug")))
 	if err != nil {
 		return org, nil, err
 	}
@@ -66,15 +62,7 @@ func (h *Handler) samlMetadata(c *fiber.Ctx) error {
 
 // ssoOrg loads the org of :slug and its provider of any kind (ErrNotFound without one).
 func (h *Handler) ssoOrg(c *fiber.Ctx) (*models.Organization, *models.AuthProvider, error) {
-	org, err := models.OrgBySlug(c.UserContext(), h.DB.Bun, copyString(c.Params("slug")))
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := models.ProviderOf(c.UserContext(), h.DB.Bun, org.ID)
-	if err != nil {
-		return org, nil, err
-	}
-	return org, p, nil
+	return models.OrgAndProvider(c.UserContext(), h.DB.Bun, copyString(c.Params("slug")))
 }
 
 // orgLoginPage is /auth/login/{slug}/: it starts SP-initiated SSO.

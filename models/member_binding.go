@@ -40,7 +40,14 @@ type Person struct {
 	// be bound to it: false drops that pending row (an expired invitation) and
 	// creates instead; an error refuses.
 	CanBind func(*Member) (bool, error)
+	// checked is what checkNotDeprovisioned found for this same person earlier in the
+	// transaction (the member, locked, or none): BindPerson does not look again.
+	checked *checkedPerson
 }
+
+// checkedPerson is the result of checkNotDeprovisioned: not removed by the IdP, and
+// this member (nil for none), locked FOR UPDATE.
+type checkedPerson struct{ member *Member }
 
 // Binding is what BindPerson did.
 type Binding int
@@ -133,27 +140,29 @@ func removedByIdP(ctx context.Context, db bun.IDB, orgID int64, p Person) (bool,
 		Where("("+strings.Join(conds, " OR ")+")", args...).Exists(ctx)
 }
 
-// CheckNotDeprovisioned is the deprovisioning rule alone, for channels that decide
-// before they know the member (an SSO sign-in before it creates an account).
-func checkNotDeprovisioned(ctx context.Context, tx bun.IDB, orgID int64, p Person) error {
+// checkNotDeprovisioned is the deprovisioning rule alone, for channels that decide
+// before they know the member (an SSO sign-in before it creates an account). It
+// returns what it found, for BindPerson of the same person later in the transaction
+// (Person.checked), so the lookups run once.
+func checkNotDeprovisioned(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*checkedPerson, error) {
 	if p.FromIdP {
-		return nil
+		return nil, nil
 	}
 	removed, err := removedByIdP(ctx, tx, orgID, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if removed {
-		return ErrDeprovisioned
+		return nil, ErrDeprovisioned
 	}
 	m, err := findPersonMember(ctx, tx, orgID, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if m != nil && !m.Active {
-		return ErrDeprovisioned
+		return nil, ErrDeprovisioned
 	}
-	return nil
+	return &checkedPerson{member: m}, nil
 }
 
 // BindPerson finds the member of org that is p or makes one, for every channel:
@@ -168,7 +177,11 @@ func checkNotDeprovisioned(ctx context.Context, tx bun.IDB, orgID int64, p Perso
 //
 // The caller applies its channel's powers rule to what it does with the member.
 func BindPerson(ctx context.Context, tx bun.Tx, orgID int64, p Person, create func() *Member) (*Member, Binding, error) {
-	if !p.FromIdP {
+	var m *Member
+	switch {
+	case p.checked != nil && !p.FromIdP: // checkNotDeprovisioned ran for this person in tx
+		m = p.checked.member
+	case !p.FromIdP:
 		removed, err := removedByIdP(ctx, tx, orgID, p)
 		if err != nil {
 			return nil, BindNone, err
@@ -176,13 +189,18 @@ func BindPerson(ctx context.Context, tx bun.Tx, orgID int64, p Person, create fu
 		if removed {
 			return nil, BindNone, ErrDeprovisioned
 		}
-	} else if _, err := tx.NewRaw(`DELETE FROM scim_removed WHERE org_id = ? AND (lower(user_name) = lower(?) OR lower(email) = lower(?) OR external_id = ?)`,
-		orgID, p.IdPUserID, p.Email, p.ExternalID).Exec(ctx); err != nil {
-		return nil, BindNone, err
-	}
-	m, err := findPersonMember(ctx, tx, orgID, p)
-	if err != nil {
-		return nil, BindNone, err
+		if m, err = findPersonMember(ctx, tx, orgID, p); err != nil {
+			return nil, BindNone, err
+		}
+	default:
+		if _, err := tx.NewRaw(`DELETE FROM scim_removed WHERE org_id = ? AND (lower(user_name) = lower(?) OR lower(email) = lower(?) OR external_id = ?)`,
+			orgID, p.IdPUserID, p.Email, p.ExternalID).Exec(ctx); err != nil {
+			return nil, BindNone, err
+		}
+		var err error
+		if m, err = findPersonMember(ctx, tx, orgID, p); err != nil {
+			return nil, BindNone, err
+		}
 	}
 	if m != nil {
 		if !m.Active && !p.FromIdP {

@@ -116,11 +116,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 		if err := json.Unmarshal(row.Payload, &h); err != nil {
 			return fmt.Errorf("decode SSO handoff: %w", err)
 		}
-		org, err := getOrg(ctx, tx, row.OrgID)
-		if err != nil {
-			return err
-		}
-		p, err := ProviderOf(ctx, tx, org.ID)
+		org, p, err := orgAndProviderByID(ctx, tx, row.OrgID)
 		if err != nil {
 			return err
 		}

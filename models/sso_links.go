@@ -197,7 +197,7 @@ func CompletePendingLink(ctx context.Context, db bun.IDB, token, browser string,
 		if err := linkIdentity(ctx, tx, p, u.ID, id); err != nil {
 			return err
 		}
-		if err := ensureMembership(ctx, tx, org, u, id, ip); err != nil {
+		if err := ensureMembership(ctx, tx, org, u, id, ip, nil); err != nil {
 			return err
 		}
 		return audit(ctx, tx, org.ID, Actor{UserID: u.ID, Label: u.Email, IP: ip}, EventSSOLinked, u.Email, map[string]any{"idp_user_id": l.IDPUserID})

@@ -45,6 +45,9 @@ type AuthProvider struct {
 	ActivatedAt         *time.Time     `bun:"activated_at"`
 	CreatedAt           time.Time      `bun:"created_at,nullzero,default:now()"`
 	UpdatedAt           time.Time      `bun:"updated_at,nullzero,default:now()"`
+
+	// Org is filled only by OrgAndProvider (read in the same statement).
+	Org *Organization `bun:"rel:belongs-to,join:org_id=id"`
 }
 
 // ProviderConfig is the stored registration of a SAML IdP and its attribute mapping.
@@ -115,6 +118,37 @@ func (c ProviderConfig) IdP() samlsp.IdP {
 func SAMLSettings(baseURL string, org *Organization, p *AuthProvider) samlsp.Settings {
 	return samlsp.Settings{SP: samlsp.NewSP(baseURL, org.Slug), IdP: p.Config.IdP(),
 		ClockSkew: time.Duration(p.ClockSkewMinutes) * time.Minute, MaxAssertionLife: time.Duration(p.MaxAssertionMinutes) * time.Minute}
+}
+
+// OrgAndProvider returns the org of slug and its provider in one statement (the SSO
+// endpoints' first read). An org without a provider is returned with an error that
+// IsNotFound; a missing org is ErrNotFound with no org.
+func OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, error) {
+	return orgAndProvider(ctx, db, "org.slug = ?", slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+}
+
+// orgAndProviderByID is OrgAndProvider by the org's id.
+func orgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, error) {
+	return orgAndProvider(ctx, db, "auth_provider.org_id = ?", orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
+}
+
+func orgAndProvider(ctx context.Context, db bun.IDB, where string, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, error) {
+	p := new(AuthProvider)
+	err := db.NewSelect().Model(p).Relation("Org").Where(where, arg).Scan(ctx)
+	if err == nil {
+		org := p.Org
+		p.Org = nil
+		return org, p, nil
+	}
+	if err = notFound(err, "auth provider"); !IsNotFound(err) {
+		return nil, nil, err
+	}
+	// No provider (rare on these paths): the org alone, or not found.
+	org, oerr := orgOnly()
+	if oerr != nil {
+		return nil, nil, oerr
+	}
+	return org, nil, err
 }
 
 // ProviderOf returns org's provider, or ErrNotFound.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -249,9 +250,12 @@ func linkIdentity(ctx context.Context, tx bun.Tx, p *AuthProvider, userID int64,
 // address, else a just-in-time member with the org's default role (never above it).
 // Deprovisioning always wins: a member the IdP deactivated or deleted is refused.
 // An owner invitation is never accepted here; an expired invitation is dropped.
-func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User, id SSOIdentity, ip string) error {
+//
+// checked is checkNotDeprovisioned's result for this same person (account, IdP user id
+// and address) earlier in tx, or nil.
+func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User, id SSOIdentity, ip string, checked *checkedPerson) error {
 	actor := Actor{UserID: u.ID, Label: u.Email, IP: ip}
-	p := Person{UserID: u.ID, IdPUserID: id.ID, Email: u.Email,
+	p := Person{UserID: u.ID, IdPUserID: id.ID, Email: u.Email, checked: checked,
 		CanBind: func(m *Member) (bool, error) {
 			if m.Role == RoleOwner {
 				return false, &SSOError{Reason: ReasonOwnerInvite, Message: "You are invited as an owner: accept the invitation from your email first.",
@@ -325,20 +329,23 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	if verdict == domainForeign {
 		return nil, foreignDomainError(dom)
 	}
+	// The account this IdP user is linked to, if any (one statement: identity and user).
 	var userID int64
-	err = tx.NewRaw("SELECT user_id FROM auth_identities WHERE provider_id = ? AND idp_user_id = ?", p.ID, id.ID).Scan(ctx, &userID)
-	if err != nil && !IsNotFound(notFound(err, "")) {
+	linked := new(User)
+	err = tx.NewSelect().Model(linked).Join("JOIN auth_identities AS i ON i.user_id = ?TableAlias.id").
+		Where("i.provider_id = ? AND i.idp_user_id = ?", p.ID, id.ID).Scan(ctx)
+	if err == nil {
+		userID = linked.ID
+	} else if !IsNotFound(notFound(err, "")) {
 		return nil, err
 	}
 	// Deprovisioning always wins, before any account is made or linked.
-	if err := checkNotDeprovisioned(ctx, tx, org.ID, Person{UserID: userID, IdPUserID: id.ID, Email: id.Email}); err != nil {
-		return nil, ssoBindError(err)
+	checked, cerr := checkNotDeprovisioned(ctx, tx, org.ID, Person{UserID: userID, IdPUserID: id.ID, Email: id.Email})
+	if cerr != nil {
+		return nil, ssoBindError(cerr)
 	}
 	if err == nil {
-		u, err := GetUser(ctx, tx, userID)
-		if err != nil {
-			return nil, err
-		}
+		u := linked
 		if EmailDomain(u.Email) != EmailDomain(id.Email) { // the same domain was judged above
 			if v, dom, err := domainVerdictFor(ctx, tx, org.ID, u.Email); err != nil {
 				return nil, err
@@ -357,12 +364,13 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 			WHERE provider_id = ? AND idp_user_id = ?`, id.NameID, identityAttributes(id.Attributes), p.ID, id.ID).Exec(ctx); err != nil {
 			return nil, err
 		}
-		if err := ensureMembership(ctx, tx, org, u, id, ip); err != nil {
+		if !strings.EqualFold(u.Email, id.Email) {
+			checked = nil // ensureMembership looks for the account's address, not the assertion's
+		}
+		if err := ensureMembership(ctx, tx, org, u, id, ip, checked); err != nil {
 			return nil, err
 		}
 		return &SSOOutcome{User: u}, nil
-	} else if !IsNotFound(notFound(err, "")) {
-		return nil, err
 	}
 	existing, err := UserByEmail(ctx, tx, id.Email)
 	if err == nil {
@@ -401,7 +409,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	if err := linkIdentity(ctx, tx, p, u.ID, id); err != nil {
 		return nil, err
 	}
-	if err := ensureMembership(ctx, tx, org, u, id, ip); err != nil {
+	if err := ensureMembership(ctx, tx, org, u, id, ip, nil); err != nil {
 		return nil, err
 	}
 	return &SSOOutcome{User: u}, nil
