@@ -450,6 +450,10 @@ const (
 	domainForeign                      // another org verified it: this IdP may not speak for it
 )
 
+var qVerifiedDomainOwner = prepare(func(bun.IDB) string {
+	return "SELECT org_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL"
+})
+
 // domainVerdictFor is the rule for every SSO sign-in into org: the strictest verdict
 // over the addresses (the asserted one and, for a linked account, the account's),
 // with the domain it is about.
@@ -461,7 +465,7 @@ func domainVerdictFor(ctx context.Context, db bun.IDB, orgID int64, emails ...st
 			continue
 		}
 		var owner int64
-		err := db.NewRaw("SELECT org_id FROM org_domains WHERE domain = ? AND verified_at IS NOT NULL", dom).Scan(ctx, &owner)
+		err := qVerifiedDomainOwner.scanOne(ctx, db, &owner, dom)
 		if IsNotFound(notFound(err, "")) {
 			continue
 		}

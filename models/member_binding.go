@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -65,45 +64,20 @@ var ErrDeprovisioned = Forbidden("Your access to this organization was removed b
 
 // findPersonMember returns the member of org that is p, locked, or nil. Order: the
 // account's membership, the IdP user id as userName, as externalId (SSO only), then
-// the email.
+// the email. Absent parts of p are NULL parameters, which match nothing.
 func findPersonMember(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*Member, error) {
-	var conds []string
-	var args []any
-	order := "CASE WHEN false THEN 0"
-	if p.UserID != 0 {
-		conds = append(conds, "user_id = ?")
-		args = append(args, p.UserID)
-		order += fmt.Sprintf(" WHEN user_id = %d THEN 0", p.UserID)
+	if p.UserID == 0 && p.IdPUserID == "" && p.Email == "" {
+		return nil, nil
 	}
 	// The IdP user id of an SSO identity is the userName or the externalId (whichever
 	// the provider maps as IdP User ID). SCIM's own uniqueness is userName and email:
 	// externalId is the client's and need not be unique (RFC 7643 §3.1).
-	byExternal := p.IdPUserID != "" && !p.FromIdP
-	if p.IdPUserID != "" {
-		conds = append(conds, "lower(coalesce(user_name, email)) = lower(?)")
-		args = append(args, p.IdPUserID)
-	}
-	if byExternal {
-		conds = append(conds, "external_id = ?")
-		args = append(args, p.IdPUserID)
-	}
-	if p.Email != "" {
-		conds = append(conds, "lower(email) = lower(?)")
-		args = append(args, p.Email)
-	}
-	if len(conds) == 0 {
-		return nil, nil
+	var external any
+	if p.IdPUserID != "" && !p.FromIdP {
+		external = p.IdPUserID
 	}
 	var rows []Member
-	q := tx.NewSelect().Model(&rows).Where("org_id = ?", orgID).
-		Where("("+strings.Join(conds, " OR ")+")", args...)
-	if p.IdPUserID != "" {
-		order += " WHEN lower(coalesce(user_name, email)) = lower(?) THEN 1 WHEN external_id = ? THEN 2"
-		q.OrderExpr(order+" ELSE 3 END, id", p.IdPUserID, p.IdPUserID)
-	} else { // only the account or the email
-		q.OrderExpr(order + " ELSE 3 END, id")
-	}
-	if err := q.Limit(1).For("UPDATE").Scan(ctx); err != nil {
+	if err := qFindPersonMember.scanAll(ctx, tx, &rows, orgID, nullable(p.UserID), nullable(p.IdPUserID), external, nullable(p.Email)); err != nil {
 		return nil, fmt.Errorf("find member: %w", err)
 	}
 	if len(rows) == 0 {
@@ -113,32 +87,30 @@ func findPersonMember(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*
 }
 
 // removedByIdP reports whether SCIM deleted this person from org (and has not
-// provisioned them again).
+// provisioned them again). Absent parts of p are NULL parameters, which match nothing.
 func removedByIdP(ctx context.Context, db bun.IDB, orgID int64, p Person) (bool, error) {
-	var conds []string
-	var args []any
-	if p.UserID != 0 {
-		conds = append(conds, "user_id = ?")
-		args = append(args, p.UserID)
-	}
-	for _, v := range []string{p.IdPUserID, p.Email} {
-		if v != "" {
-			conds = append(conds, "lower(user_name) = lower(?)", "lower(email) = lower(?)")
-			args = append(args, v, v)
-		}
-	}
-	for _, v := range []string{p.IdPUserID, p.ExternalID} {
-		if v != "" {
-			conds = append(conds, "external_id = ?")
-			args = append(args, v)
-		}
-	}
-	if len(conds) == 0 {
+	if p.UserID == 0 && p.IdPUserID == "" && p.Email == "" && p.ExternalID == "" {
 		return false, nil
 	}
-	return db.NewSelect().TableExpr("scim_removed").Where("org_id = ?", orgID).
-		Where("("+strings.Join(conds, " OR ")+")", args...).Exists(ctx)
+	var removed bool
+	err := qRemovedByIdP.scanOne(ctx, db, &removed, orgID, nullable(p.UserID), nullable(p.IdPUserID), nullable(p.Email), nullable(p.ExternalID))
+	return removed, err
 }
+
+// The person lookups, prepared (prepared.go): every sign-in and SCIM write runs them.
+var (
+	qFindPersonMember = prepare(func(db bun.IDB) string {
+		return db.NewSelect().Model((*Member)(nil)).
+			Where("org_id = $1 AND (user_id = $2 OR lower(coalesce(user_name, email)) = lower($3) OR external_id = $4 OR lower(email) = lower($5))").
+			OrderExpr("CASE WHEN user_id = $2 THEN 0 WHEN lower(coalesce(user_name, email)) = lower($3) THEN 1 WHEN external_id = $4 THEN 2 ELSE 3 END, id").
+			Limit(1).For("UPDATE").String()
+	})
+	qRemovedByIdP = prepare(func(bun.IDB) string {
+		return `SELECT EXISTS (SELECT 1 FROM scim_removed WHERE org_id = $1 AND (user_id = $2
+			OR lower(user_name) = lower($3) OR lower(email) = lower($3) OR lower(user_name) = lower($4) OR lower(email) = lower($4)
+			OR external_id = $3 OR external_id = $5))`
+	})
+)
 
 // checkNotDeprovisioned is the deprovisioning rule alone, for channels that decide
 // before they know the member (an SSO sign-in before it creates an account). It

@@ -91,6 +91,10 @@ type HandoffResult struct {
 	Activation *SSOResultStarter
 }
 
+var qTakeHandoff = prepare(func(bun.IDB) string {
+	return "DELETE FROM sso_handoffs WHERE token_hash = $1 AND expires_at > now() RETURNING org_id, relay_state, payload"
+})
+
 // CompleteSSOHandoff completes a handed-off SAML sign-in in the browser b, in one
 // transaction: the handoff is used once, the request state (SP-initiated) must
 // belong to b's session, the assertion enters the replay cache, then the identity is
@@ -105,8 +109,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 			RelayState *string `bun:"relay_state"`
 			Payload    []byte  `bun:"payload"`
 		}
-		if err := tx.NewRaw(`DELETE FROM sso_handoffs WHERE token_hash = ? AND expires_at > now()
-			RETURNING org_id, relay_state, payload`, HashToken(token)).Scan(ctx, &row); err != nil {
+		if err := qTakeHandoff.scanOne(ctx, tx, &row, HashToken(token)); err != nil {
 			if IsNotFound(notFound(err, "")) {
 				return ErrHandoffInvalid
 			}

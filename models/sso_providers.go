@@ -45,9 +45,6 @@ type AuthProvider struct {
 	ActivatedAt         *time.Time     `bun:"activated_at"`
 	CreatedAt           time.Time      `bun:"created_at,nullzero,default:now()"`
 	UpdatedAt           time.Time      `bun:"updated_at,nullzero,default:now()"`
-
-	// Org is filled only by OrgAndProvider (read in the same statement).
-	Org *Organization `bun:"rel:belongs-to,join:org_id=id"`
 }
 
 // ProviderConfig is the stored registration of a SAML IdP and its attribute mapping.
@@ -124,21 +121,36 @@ func SAMLSettings(baseURL string, org *Organization, p *AuthProvider) samlsp.Set
 // endpoints' first read). An org without a provider is returned with an error that
 // IsNotFound; a missing org is ErrNotFound with no org.
 func OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, error) {
-	return orgAndProvider(ctx, db, "org.slug = ?", slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+	return orgAndProvider(ctx, db, "o.slug = $1", slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
 }
 
 // orgAndProviderByID is OrgAndProvider by the org's id.
 func orgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, error) {
-	return orgAndProvider(ctx, db, "auth_provider.org_id = ?", orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
+	return orgAndProvider(ctx, db, "p.org_id = $1", orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
+}
+
+// orgWithProvider is one row of both (a prepared statement: see prepared.go).
+type orgWithProvider struct {
+	P AuthProvider `bun:"embed:p_"`
+	O Organization `bun:"embed:o_"`
+}
+
+var qOrgProvider = map[string]*preparedQuery{}
+
+func init() {
+	for _, where := range []string{"o.slug = $1", "p.org_id = $1"} {
+		qOrgProvider[where] = prepare(func(db bun.IDB) string {
+			return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
+				" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
+		})
+	}
 }
 
 func orgAndProvider(ctx context.Context, db bun.IDB, where string, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, error) {
-	p := new(AuthProvider)
-	err := db.NewSelect().Model(p).Relation("Org").Where(where, arg).Scan(ctx)
+	var row orgWithProvider
+	err := qOrgProvider[where].scanOne(ctx, db, &row, arg)
 	if err == nil {
-		org := p.Org
-		p.Org = nil
-		return org, p, nil
+		return &row.O, &row.P, nil
 	}
 	if err = notFound(err, "auth provider"); !IsNotFound(err) {
 		return nil, nil, err

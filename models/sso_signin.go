@@ -319,6 +319,17 @@ func refuseOwnerInvitation(ctx context.Context, tx bun.Tx, orgID int64, email st
 	return nil
 }
 
+// The returning sign-in's statements, prepared (prepared.go).
+var (
+	qLinkedUser = prepare(func(db bun.IDB) string {
+		return db.NewSelect().Model((*User)(nil)).Join("JOIN auth_identities AS i ON i.user_id = ?TableAlias.id").
+			Where("i.provider_id = ? AND i.idp_user_id = ?", param(1), param(2)).String()
+	})
+	qIdentitySeen = prepare(func(bun.IDB) string {
+		return `UPDATE auth_identities SET last_verified_at = now(), name_id = $1, attributes = $2 WHERE provider_id = $3 AND idp_user_id = $4`
+	})
+)
+
 func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string) (*SSOOutcome, error) {
 	// Verified domains, at the door: an IdP never speaks for an address at a domain
 	// another org verified (domainVerdictFor).
@@ -332,8 +343,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	// The account this IdP user is linked to, if any (one statement: identity and user).
 	var userID int64
 	linked := new(User)
-	err = tx.NewSelect().Model(linked).Join("JOIN auth_identities AS i ON i.user_id = ?TableAlias.id").
-		Where("i.provider_id = ? AND i.idp_user_id = ?", p.ID, id.ID).Scan(ctx)
+	err = qLinkedUser.scanOne(ctx, tx, linked, p.ID, id.ID)
 	if err == nil {
 		userID = linked.ID
 	} else if !IsNotFound(notFound(err, "")) {
@@ -360,8 +370,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 			return nil, &SSOError{Reason: ReasonUnproven, Message: "Verify your email address first: reset your password to prove it.",
 				Hint: "The account was created by another organization's identity provider and its address is not proven yet."}
 		}
-		if _, err := tx.NewRaw(`UPDATE auth_identities SET last_verified_at = now(), name_id = ?, attributes = ?
-			WHERE provider_id = ? AND idp_user_id = ?`, id.NameID, identityAttributes(id.Attributes), p.ID, id.ID).Exec(ctx); err != nil {
+		if _, err := qIdentitySeen.exec(ctx, tx, id.NameID, identityAttributes(id.Attributes), p.ID, id.ID); err != nil {
 			return nil, err
 		}
 		if !strings.EqualFold(u.Email, id.Email) {

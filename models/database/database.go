@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,17 @@ import (
 // instances. A session-level advisory lock is released when its connection ends, so a
 // crashed migrator never leaves the lock held (unlike bun's lock table).
 const migrationLockID int64 = 0x6761746568 // "gateh"
+
+// preparedMode is how the hot paths' fixed statements run (models/prepared.go):
+// prepared and cached per connection, unless the database URL chose a mode.
+var preparedMode atomic.Int32
+
+func init() { preparedMode.Store(int32(pgx.QueryExecModeCacheStatement)) }
+
+// PreparedMode is the mode for the hot paths' fixed, parameterised statements: pgx's
+// statement cache (prepared once per connection) unless the last opened database URL
+// set default_query_exec_mode, which is then used as is.
+func PreparedMode() pgx.QueryExecMode { return pgx.QueryExecMode(preparedMode.Load()) }
 
 // DB bundles the pool and the views of it the application uses.
 type DB struct {
@@ -51,6 +63,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	// also survives schema changes under a running pool.
 	if !strings.Contains(url, "default_query_exec_mode") {
 		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+		preparedMode.Store(int32(pgx.QueryExecModeCacheStatement))
+	} else {
+		// The operator chose a mode (simple_protocol behind a transaction-mode pooler,
+		// say): the hot-path statements follow it too.
+		preparedMode.Store(int32(cfg.ConnConfig.DefaultQueryExecMode))
 	}
 	if cfg.MaxConns < 10 {
 		cfg.MaxConns = 10
