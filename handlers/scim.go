@@ -82,11 +82,14 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	start := time.Now()
 	ref := copyString(c.Params("org"))
-	org, err := models.OrgBySlug(ctx, h.DB.Bun, ref)
-	if errors.Is(err, models.ErrNotFound) {
+	org, p, err := models.OrgAndProvider(ctx, h.DB.Bun, ref)
+	if org == nil && errors.Is(err, models.ErrNotFound) {
 		if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
-			org, err = models.OrgByID(ctx, h.DB.Bun, id)
+			org, p, err = models.OrgAndProviderByID(ctx, h.DB.Bun, id)
 		}
+	}
+	if org != nil && errors.Is(err, models.ErrNotFound) {
+		err = nil // no provider: refused below, once the token is checked
 	}
 	unauthorized := func() error {
 		// Failed authentications are limited per address (token guessing).
@@ -129,10 +132,6 @@ func (h *Handler) scimAuth(c *fiber.Ctx) error {
 			h.Log.Error("SCIM request log", "request_id", requestID(c), "error", err.Error())
 		}
 	}()
-	p, err := models.ProviderOf(ctx, h.DB.Bun, org.ID)
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		return h.scimFail(c, err)
-	}
 	if p == nil || !p.IsSAML() || !p.Active() || !p.SCIMEnabled {
 		return h.scimFail(c, scim.Errorf(http.StatusForbidden, "", "SCIM is not enabled for this organization (it needs an active SAML provider with SCIM enabled)"))
 	}

@@ -43,7 +43,12 @@ func (q *preparedQuery) sql(db bun.IDB) string {
 
 // query runs q with args on db (a *bun.DB, bun.Tx or bun.Conn), prepared.
 func (q *preparedQuery) query(ctx context.Context, db bun.IDB, args ...any) (*sql.Rows, error) {
-	text := q.sql(db)
+	return queryPrepared(ctx, db, q.sql(db), args...)
+}
+
+// queryPrepared runs text (with $n parameters) on db, prepared. text must come from a
+// bounded set of shapes (the cache keeps every text it sees, up to its capacity).
+func queryPrepared(ctx context.Context, db bun.IDB, text string, args ...any) (*sql.Rows, error) {
 	args = append([]any{database.PreparedMode()}, args...)
 	switch d := db.(type) {
 	case bun.Tx:
@@ -56,6 +61,33 @@ func (q *preparedQuery) query(ctx context.Context, db bun.IDB, args ...any) (*sq
 		return d.Conn.QueryContext(ctx, text, args...)
 	}
 	return nil, fmt.Errorf("prepared statement on %T", db)
+}
+
+// scanPrepared runs text prepared and scans every row into dest (a pointer to a
+// slice of models, or a value for a one-row, one-column answer).
+func scanPrepared(ctx context.Context, db bun.IDB, dest any, text string, args ...any) error {
+	rows, err := queryPrepared(ctx, db, text, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return bunOf(db).ScanRows(ctx, rows, dest)
+}
+
+// dollarize numbers the ? placeholders of q as $1, $2, … (q must have no other '?',
+// as the SQL written in this package has none outside placeholders).
+func dollarize(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // scanOne runs q and scans its first row into dest (a model or values) as bun would;
@@ -80,12 +112,7 @@ func (q *preparedQuery) scanOne(ctx context.Context, db bun.IDB, dest any, args 
 
 // scanAll runs q and scans every row into dest (a pointer to a slice of models).
 func (q *preparedQuery) scanAll(ctx context.Context, db bun.IDB, dest any, args ...any) error {
-	rows, err := q.query(ctx, db, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	return bunOf(db).ScanRows(ctx, rows, dest)
+	return scanPrepared(ctx, db, dest, q.sql(db), args...)
 }
 
 // exec runs q with args on db, prepared, for its effect.

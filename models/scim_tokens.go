@@ -135,6 +135,16 @@ func ListSCIMTokens(ctx context.Context, db bun.IDB, orgID int64) ([]SCIMToken, 
 // its org: a token never has more power than the person who made it.
 var ErrSCIMTokenPowerless = errors.New("the person who generated this SCIM token is no longer an owner of the organization: an owner must generate a new token")
 
+// qSCIMToken reads a token and its creator's power, prepared (prepared.go): every
+// SCIM request runs it.
+var qSCIMToken = prepare(func(db bun.IDB) string {
+	return db.NewSelect().Model((*SCIMToken)(nil)).ModelTableExpr("scim_tokens AS t").
+		Column("t.id", "t.org_id", "t.token_hash", "t.prefix", "t.created_by_id", "t.operator_issued", "t.created_at", "t.last_used_at", "t.revoked_at").
+		ColumnExpr("m.email AS creator_email, m.role AS creator_role").
+		Join("LEFT JOIN members m ON m.org_id = t.org_id AND m.user_id = t.created_by_id AND m.active").
+		Where("t.token_hash = ? AND t.revoked_at IS NULL", param(1)).String()
+})
+
 // AuthenticateSCIM finds the active token for secret in org (the org of the URL):
 // ErrNotFound for an unknown, revoked or other org's token, ErrSCIMTokenPowerless when
 // its creator is no longer an active owner. The stored hash is compared in constant
@@ -144,11 +154,7 @@ func AuthenticateSCIM(ctx context.Context, db bun.IDB, orgID int64, secret strin
 	tok := new(SCIMToken)
 	// One statement per request for the token and the power behind it. The columns are
 	// named, so a column added by a later migration does not break a running binary.
-	if err := db.NewSelect().Model(tok).ModelTableExpr("scim_tokens AS t").
-		Column("t.id", "t.org_id", "t.token_hash", "t.prefix", "t.created_by_id", "t.operator_issued", "t.created_at", "t.last_used_at", "t.revoked_at").
-		ColumnExpr("m.email AS creator_email, m.role AS creator_role").
-		Join("LEFT JOIN members m ON m.org_id = t.org_id AND m.user_id = t.created_by_id AND m.active").
-		Where("t.token_hash = ? AND t.revoked_at IS NULL", hash).Scan(ctx); err != nil {
+	if err := qSCIMToken.scanOne(ctx, db, tok, hash); err != nil {
 		return nil, notFound(err, "SCIM token")
 	}
 	if subtle.ConstantTimeCompare([]byte(tok.TokenHash), []byte(hash)) != 1 || tok.OrgID != orgID {

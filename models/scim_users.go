@@ -134,12 +134,22 @@ func ListSCIMUsers(ctx context.Context, db bun.IDB, orgID int64, base, filter st
 	if where != "" {
 		cond += " AND (" + where + ")"
 	}
+	// No filter, or one comparison (Entra's and Okta's `userName eq "…"` lookups): a
+	// bounded set of statement shapes, run prepared (prepared.go). Longer filters can
+	// take any shape, so they stay unprepared.
+	prepared := len(args) <= 1
+	run := func(dest any, q string, args ...any) error {
+		if prepared {
+			return scanPrepared(ctx, db, dest, dollarize(q), args...)
+		}
+		return db.NewRaw(q, args...).Scan(ctx, dest)
+	}
 	out := &SCIMList[*scim.User]{Resources: []*scim.User{}}
 	if where == "" {
-		if err := db.NewRaw("SELECT coalesce(sum(n), 0) FROM org_member_counts WHERE org_id = ?", orgID).Scan(ctx, &out.Total); err != nil {
+		if err := run(&out.Total, "SELECT coalesce(sum(n), 0) FROM org_member_counts WHERE org_id = ?", orgID); err != nil {
 			return nil, fmt.Errorf("count SCIM users: %w", err)
 		}
-	} else if err := db.NewRaw("SELECT count(*) FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE "+cond, all...).Scan(ctx, &out.Total); err != nil {
+	} else if err := run(&out.Total, "SELECT count(*) FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE "+cond, all...); err != nil {
 		return nil, fmt.Errorf("count SCIM users: %w", err)
 	}
 	if count == 0 {
@@ -159,7 +169,7 @@ func ListSCIMUsers(ctx context.Context, db bun.IDB, orgID int64, base, filter st
 		q = "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE " + cond + " ORDER BY m.id LIMIT ? OFFSET ?"
 		qargs = append(append(qargs, all...), count, start-1)
 	}
-	if err := db.NewRaw(q, qargs...).Scan(ctx, &rows); err != nil {
+	if err := run(&rows, q, qargs...); err != nil {
 		return nil, fmt.Errorf("list SCIM users: %w", err)
 	}
 	for i := range rows {
@@ -205,17 +215,28 @@ func (p *pageAnchors) put(org int64, filter string, start int, after int64) {
 	p.m[pageAnchorKey{org, filter, start}] = after
 }
 
+// One member as SCIM shows it, prepared (prepared.go): every SCIM read and write of a
+// User starts here.
+var (
+	qSCIMMember = prepare(func(bun.IDB) string {
+		return "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2"
+	})
+	qSCIMMemberForUpdate = prepare(func(bun.IDB) string {
+		return "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2 FOR UPDATE OF m"
+	})
+)
+
 func getSCIMMember(ctx context.Context, db bun.IDB, orgID int64, id string, lock bool) (*scimMember, error) {
 	memberID, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || memberID <= 0 {
 		return nil, scim.Errorf(http.StatusNotFound, "", "User %s not found", id)
 	}
 	var rows []scimMember
-	q := "SELECT " + scimMemberColumns + " FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND m.id = ?"
+	q := qSCIMMember
 	if lock {
-		q += " FOR UPDATE OF m"
+		q = qSCIMMemberForUpdate
 	}
-	if err := db.NewRaw(q, orgID, memberID).Scan(ctx, &rows); err != nil {
+	if err := q.scanAll(ctx, db, &rows, orgID, memberID); err != nil {
 		return nil, fmt.Errorf("get SCIM user: %w", err)
 	}
 	if len(rows) == 0 {

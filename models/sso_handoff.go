@@ -119,7 +119,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token s
 		if err := json.Unmarshal(row.Payload, &h); err != nil {
 			return fmt.Errorf("decode SSO handoff: %w", err)
 		}
-		org, p, err := orgAndProviderByID(ctx, tx, row.OrgID)
+		org, p, err := OrgAndProviderByID(ctx, tx, row.OrgID)
 		if err != nil {
 			return err
 		}

@@ -124,8 +124,8 @@ func OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization
 	return orgAndProvider(ctx, db, "o.slug = $1", slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
 }
 
-// orgAndProviderByID is OrgAndProvider by the org's id.
-func orgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, error) {
+// OrgAndProviderByID is OrgAndProvider by the org's id.
+func OrgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, error) {
 	return orgAndProvider(ctx, db, "p.org_id = $1", orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
 }
 
