@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -31,16 +33,21 @@ import (
 // session cookie is set. A bounded load generator (loginConcurrency keep-alive connections) runs b.N
 // logins of 64 already-provisioned users, each response freshly signed beforehand.
 //
-// It runs on a private PostgreSQL started for it with the durable defaults (fsync,
-// synchronous_commit and full_page_writes on), unlike the shared test server; so run
-// it alone in its process:
+// It runs on a private PostgreSQL started for it with the embedded server's defaults
+// (fsync and full_page_writes on; synchronous_commit off, so commits are grouped and
+// a power cut can lose the last moments of them, never corrupt), unlike the shared
+// test server; so run it alone in its process:
 //
 //	go test ./handlers -run '^$' -bench SSOLoginThroughput -benchtime 2000x
 //
-// Metrics: logins/s (wall), gatehouse-cpu-ms/login (this process: server and load
-// generator, an upper bound for the server), pg-cpu-ms/login (every backend of the
-// private server) and commits/login (pg_stat_database.xact_commit of the app's
-// database). Set GATEHOUSE_BENCH_SHARED_PG=1 to use the shared (fsync off) server.
+// The load generator is this test binary in a child process (TestSSOLoginLoadGenerator),
+// so that this process's CPU is the server's alone; GATEHOUSE_BENCH_LOADGEN=inprocess
+// runs it in this process instead. Metrics: logins/s (wall), gatehouse-cpu-ms/login
+// (this process: the server, plus the generator when in process), loadgen-cpu-ms/login,
+// pg-cpu-ms/login (every backend of the private server), commits/login
+// (pg_stat_database.xact_commit of the app's database, read-only ones included),
+// write-xacts/login (transactions that took an id) and wal-fsyncs/login. Set
+// GATEHOUSE_BENCH_SHARED_PG=1 to use the shared (fsync off) server.
 func BenchmarkSSOLoginThroughput(b *testing.B) {
 	const loginConcurrency = 8
 	var pgData string
@@ -80,33 +87,7 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	sp := samlsp.NewSP(a.BaseURL, "acme")
-	transport := &http.Transport{MaxIdleConns: loginConcurrency, MaxIdleConnsPerHost: loginConcurrency, MaxConnsPerHost: loginConcurrency}
-	b.Cleanup(transport.CloseIdleConnections)
-	login := func(raw []byte) error {
-		jar, _ := cookiejar.New(nil)
-		c := &http.Client{Transport: transport, Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if strings.HasPrefix(req.URL.Path, "/saml/") || strings.HasPrefix(req.URL.Path, "/auth/sso/") {
-				return nil // the ACS's own same-site completion step
-			}
-			return http.ErrUseLastResponse
-		}}
-		form := url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}
-		res, err := c.PostForm(a.BaseURL+"/saml/acs/acme/", form)
-		if err != nil {
-			return err
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusSeeOther {
-			return fmt.Errorf("status %d", res.StatusCode)
-		}
-		u, _ := url.Parse(a.BaseURL + "/")
-		for _, ck := range jar.Cookies(u) {
-			if ck.Name == "gatehouse_session" && ck.Value != "" {
-				return nil
-			}
-		}
-		return fmt.Errorf("no session cookie (redirect to %s)", res.Header.Get("Location"))
-	}
+	login := newLoginClient(a.BaseURL, loginConcurrency)
 	const users = 64
 	for i := 0; i < users; i++ { // provision (JIT) every user once
 		if err := login(idp.Response(b, sp, user(fmt.Sprintf("load-%d", i), fmt.Sprintf("load%d@example.com", i)), samltest.Options{})); err != nil {
@@ -145,16 +126,137 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 		}
 		return xids, syncs
 	}
+	// The load generator runs in a child process (this test binary, as
+	// TestSSOLoginLoadGenerator), so this process's CPU is the server's alone; with
+	// GATEHOUSE_BENCH_LOADGEN=inprocess it runs here (as the first figures
+	// were taken: gatehouse-cpu-ms/login is then the server's and the generator's).
+	inProcess := os.Getenv("GATEHOUSE_BENCH_LOADGEN") == "inprocess"
+	file := filepath.Join(b.TempDir(), "responses")
+	gen := exec.Command(os.Args[0], "-test.run=^TestSSOLoginLoadGenerator$", "-test.count=1")
+	if !inProcess {
+		var lines []string
+		for _, raw := range responses {
+			lines = append(lines, base64.StdEncoding.EncodeToString(raw))
+		}
+		if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		gen.Env = append(os.Environ(), "GOMAXPROCS=1", "GATEHOUSE_LOADGEN_URL="+a.BaseURL, "GATEHOUSE_LOADGEN_FILE="+file,
+			"GATEHOUSE_LOADGEN_CONCURRENCY="+strconv.Itoa(loginConcurrency))
+	}
 	commits0 := commits()
 	xids0, syncs0 := writes()
 	cpu0, pg0 := processCPU(), postgresCPU(pgData)
 	b.ResetTimer()
+	var elapsed time.Duration
+	var genCPU time.Duration
+	if inProcess {
+		var err error
+		if elapsed, err = runLogins(login, responses, loginConcurrency); err != nil {
+			b.Fatalf("login: %v", err)
+		}
+	} else {
+		out, err := gen.CombinedOutput()
+		i := bytes.Index(out, []byte("LOADGEN "))
+		if err != nil || i < 0 {
+			b.Fatalf("load generator: %v\n%s", err, out)
+		}
+		var elapsedNS, genCPUNS int64
+		if _, err := fmt.Sscanf(string(out[i:]), "LOADGEN %d %d", &elapsedNS, &genCPUNS); err != nil {
+			b.Fatalf("load generator output: %v\n%s", err, out)
+		}
+		elapsed, genCPU = time.Duration(elapsedNS), time.Duration(genCPUNS)
+	}
+	b.StopTimer()
+	cpu, pg := processCPU()-cpu0, postgresCPU(pgData)-pg0
+	// The reading query itself is one commit.
+	dCommits := commits() - commits0 - 1
+	xids1, syncs1 := writes()
+	n := float64(b.N)
+	b.ReportMetric(n/elapsed.Seconds(), "logins/s")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/n, "gatehouse-cpu-ms/login")
+	if !inProcess {
+		b.ReportMetric(float64(genCPU.Microseconds())/1000/n, "loadgen-cpu-ms/login")
+	}
+	if pgData != "" {
+		b.ReportMetric(float64(pg.Microseconds())/1000/n, "pg-cpu-ms/login")
+	}
+	b.ReportMetric(float64(dCommits)/n, "commits/login")
+	b.ReportMetric(float64(xids1-xids0)/n, "write-xacts/login")
+	b.ReportMetric(float64(syncs1-syncs0)/n, "wal-fsyncs/login")
+}
+
+// newLoginClient returns a function that signs in with one SAMLResponse over HTTP:
+// an IdP-initiated POST to the ACS, every same-site redirect under /saml/ or
+// /auth/sso/ followed, until the session cookie is set. Connections are kept alive,
+// at most conns of them.
+func newLoginClient(baseURL string, conns int) func(raw []byte) error {
+	transport := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	return func(raw []byte) error {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Transport: transport, Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+			if strings.HasPrefix(req.URL.Path, "/saml/") || strings.HasPrefix(req.URL.Path, "/auth/sso/") {
+				return nil // the ACS's own same-site completion step
+			}
+			return http.ErrUseLastResponse
+		}}
+		form := url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}
+		res, err := c.PostForm(baseURL+"/saml/acs/acme/", form)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			return fmt.Errorf("status %d", res.StatusCode)
+		}
+		u, _ := url.Parse(baseURL + "/")
+		for _, ck := range jar.Cookies(u) {
+			if ck.Name == "gatehouse_session" && ck.Value != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no session cookie (redirect to %s)", res.Header.Get("Location"))
+	}
+}
+
+// TestSSOLoginLoadGenerator is BenchmarkSSOLoginThroughput's load generator, run by
+// it in a child process (skipped otherwise): every response in the file, by a bounded
+// number of connections. It prints "LOADGEN <elapsed ns> <its own CPU ns>".
+func TestSSOLoginLoadGenerator(t *testing.T) {
+	base, file := os.Getenv("GATEHOUSE_LOADGEN_URL"), os.Getenv("GATEHOUSE_LOADGEN_FILE")
+	if base == "" || file == "" {
+		t.Skip("run by BenchmarkSSOLoginThroughput")
+	}
+	conns, _ := strconv.Atoi(os.Getenv("GATEHOUSE_LOADGEN_CONCURRENCY"))
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var responses [][]byte
+	for _, line := range strings.Split(string(data), "\n") {
+		raw, err := base64.StdEncoding.DecodeString(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		responses = append(responses, raw)
+	}
+	cpu0 := processCPU()
+	elapsed, err := runLogins(newLoginClient(base, conns), responses, conns)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	fmt.Printf("LOADGEN %d %d\n", elapsed.Nanoseconds(), (processCPU() - cpu0).Nanoseconds())
+}
+
+// runLogins signs in with every response, by conns workers; it returns the wall time
+// and the first error.
+func runLogins(login func([]byte) error, responses [][]byte, conns int) (time.Duration, error) {
 	start := time.Now()
 	work := make(chan []byte)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	for w := 0; w < loginConcurrency; w++ {
+	for w := 0; w < conns; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -174,24 +276,7 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 	}
 	close(work)
 	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if firstErr != nil {
-		b.Fatalf("login: %v", firstErr)
-	}
-	cpu, pg := processCPU()-cpu0, postgresCPU(pgData)-pg0
-	// The reading query itself is one commit.
-	dCommits := commits() - commits0 - 1
-	xids1, syncs1 := writes()
-	n := float64(b.N)
-	b.ReportMetric(n/elapsed.Seconds(), "logins/s")
-	b.ReportMetric(float64(cpu.Microseconds())/1000/n, "gatehouse-cpu-ms/login")
-	if pgData != "" {
-		b.ReportMetric(float64(pg.Microseconds())/1000/n, "pg-cpu-ms/login")
-	}
-	b.ReportMetric(float64(dCommits)/n, "commits/login")
-	b.ReportMetric(float64(xids1-xids0)/n, "write-xacts/login")
-	b.ReportMetric(float64(syncs1-syncs0)/n, "wal-fsyncs/login")
+	return time.Since(start), firstErr
 }
 
 var durablePG struct {
