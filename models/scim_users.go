@@ -134,10 +134,11 @@ func ListSCIMUsers(ctx context.Context, db bun.IDB, orgID int64, base, filter st
 	if where != "" {
 		cond += " AND (" + where + ")"
 	}
-	// No filter, or one comparison (Entra's and Okta's `userName eq "…"` lookups): a
-	// bounded set of statement shapes, run prepared (prepared.go). Longer filters can
-	// take any shape, so they stay unprepared.
-	prepared := len(args) <= 1
+	// No filter, or a single comparison (Entra's and Okta's `userName eq "…"`
+	// lookups): a small, fixed set of statement shapes, run prepared (prepared.go).
+	// Any other filter can take any shape, so it stays unprepared (a tenant must not
+	// fill the statement cache: TestSCIMFiltersDoNotFillTheStatementCache).
+	prepared := where == "" || scim.SingleComparison(filter)
 	run := func(dest any, q string, args ...any) error {
 		if prepared {
 			return scanPrepared(ctx, db, dest, dollarize(q), args...)

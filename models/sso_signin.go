@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -319,6 +320,23 @@ func refuseOwnerInvitation(ctx context.Context, tx bun.Tx, orgID int64, email st
 	return nil
 }
 
+// sameAddressInSQL reports whether SQL's lower() makes a and b equal, for certain:
+// byte-equal, or both ASCII and equal but for case (Go's case folding and
+// PostgreSQL's lower() differ only outside ASCII).
+func sameAddressInSQL(a, b string) bool {
+	if a == b {
+		return true
+	}
+	for _, s := range []string{a, b} {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return false
+			}
+		}
+	}
+	return strings.EqualFold(a, b)
+}
+
 // The returning sign-in's statements, prepared (prepared.go).
 var (
 	qLinkedUser = prepare(func(db bun.IDB) string {
@@ -326,7 +344,9 @@ var (
 			Where("i.provider_id = ? AND i.idp_user_id = ?", param(1), param(2)).String()
 	})
 	qIdentitySeen = prepare(func(bun.IDB) string {
-		return `UPDATE auth_identities SET last_verified_at = now(), name_id = $1, attributes = $2 WHERE provider_id = $3 AND idp_user_id = $4`
+		// attributes is sent as JSON text: every exec mode can encode a string, while
+		// a map needs the parameter's type (which exec and simple protocol never learn).
+		return `UPDATE auth_identities SET last_verified_at = now(), name_id = $1, attributes = $2::jsonb WHERE provider_id = $3 AND idp_user_id = $4`
 	})
 )
 
@@ -370,10 +390,14 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 			return nil, &SSOError{Reason: ReasonUnproven, Message: "Verify your email address first: reset your password to prove it.",
 				Hint: "The account was created by another organization's identity provider and its address is not proven yet."}
 		}
-		if _, err := qIdentitySeen.exec(ctx, tx, id.NameID, identityAttributes(id.Attributes), p.ID, id.ID); err != nil {
+		attrs, err := json.Marshal(identityAttributes(id.Attributes))
+		if err != nil {
 			return nil, err
 		}
-		if !strings.EqualFold(u.Email, id.Email) {
+		if _, err := qIdentitySeen.exec(ctx, tx, id.NameID, string(attrs), p.ID, id.ID); err != nil {
+			return nil, err
+		}
+		if !sameAddressInSQL(u.Email, id.Email) {
 			checked = nil // ensureMembership looks for the account's address, not the assertion's
 		}
 		if err := ensureMembership(ctx, tx, org, u, id, ip, checked); err != nil {

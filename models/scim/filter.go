@@ -84,6 +84,23 @@ func TranslateFilter(filterText string, spec FilterSpec) (string, []any, error) 
 	return sql, t.args, nil
 }
 
+// SingleComparison reports whether filterText is one attribute comparison and nothing
+// else (`userName eq "…"`, as Entra and Okta look users up): no and/or/not, no value
+// path. Such filters translate to a small, fixed set of SQL shapes (attributes ×
+// operators), which may be run as prepared statements; any other filter may not.
+func SingleComparison(filterText string) bool {
+	f := strings.TrimSpace(filterText)
+	if f == "" || len(f) > maxFilterLength || filterDepth(f) > maxFilterDepth {
+		return false
+	}
+	expr, err := parseFilter(f)
+	if err != nil {
+		return false
+	}
+	_, ok := expr.(*filter.AttributeExpression)
+	return ok
+}
+
 type translator struct {
 	spec        FilterSpec
 	args        []any
