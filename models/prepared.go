@@ -49,16 +49,31 @@ func (q *preparedQuery) query(ctx context.Context, db bun.IDB, args ...any) (*sq
 // queryPrepared runs text (with $n parameters) on db, prepared. text must come from a
 // bounded set of shapes (the cache keeps every text it sees, up to its capacity).
 func queryPrepared(ctx context.Context, db bun.IDB, text string, args ...any) (*sql.Rows, error) {
-	args = append([]any{database.PreparedMode()}, args...)
+	r, err := sqlOf(db)
+	if err != nil {
+		return nil, err
+	}
+	return r.QueryContext(ctx, text, append([]any{database.PreparedMode()}, args...)...)
+}
+
+// sqlRunner is what *sql.DB, *sql.Tx and *sql.Conn share.
+type sqlRunner interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// sqlOf is the database/sql handle under db (a *bun.DB, bun.Tx or bun.Conn): bun
+// would write the arguments into the text, these pass them to pgx as parameters.
+func sqlOf(db bun.IDB) (sqlRunner, error) {
 	switch d := db.(type) {
 	case bun.Tx:
-		return d.Tx.QueryContext(ctx, text, args...)
+		return d.Tx, nil
 	case *bun.Tx:
-		return d.Tx.QueryContext(ctx, text, args...)
+		return d.Tx, nil
 	case *bun.DB:
-		return d.DB.QueryContext(ctx, text, args...)
+		return d.DB, nil
 	case bun.Conn:
-		return d.Conn.QueryContext(ctx, text, args...)
+		return d.Conn, nil
 	}
 	return nil, fmt.Errorf("prepared statement on %T", db)
 }
@@ -117,19 +132,11 @@ func (q *preparedQuery) scanAll(ctx context.Context, db bun.IDB, dest any, args 
 
 // exec runs q with args on db, prepared, for its effect.
 func (q *preparedQuery) exec(ctx context.Context, db bun.IDB, args ...any) (sql.Result, error) {
-	text := q.sql(db)
-	args = append([]any{database.PreparedMode()}, args...)
-	switch d := db.(type) {
-	case bun.Tx:
-		return d.Tx.ExecContext(ctx, text, args...)
-	case *bun.Tx:
-		return d.Tx.ExecContext(ctx, text, args...)
-	case *bun.DB:
-		return d.DB.ExecContext(ctx, text, args...)
-	case bun.Conn:
-		return d.Conn.ExecContext(ctx, text, args...)
+	r, err := sqlOf(db)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("prepared statement on %T", db)
+	return r.ExecContext(ctx, q.sql(db), append([]any{database.PreparedMode()}, args...)...)
 }
 
 // bunOf is the *bun.DB behind db (for its scanner).
