@@ -337,6 +337,11 @@ func PatchSCIMGroup(ctx context.Context, db bun.IDB, orgID int64, actor Actor, b
 				return err
 			}
 			if _, err := tx.NewRaw("UPDATE teams SET name = ?, slug = ? WHERE id = ?", name, slug, t.ID).Exec(ctx); err != nil {
+				// A team made in the app at the same moment (its insert was not
+				// visible to nameTaken): the IdP is told, not given a 500.
+				if isUniqueViolation(err, "") {
+					return scim.Errorf(http.StatusConflict, "uniqueness", "Group %q already exists in this organization", name)
+				}
 				return err
 			}
 			if err := audit(ctx, tx, orgID, actor, EventTeamRenamed, name, map[string]any{"old": t.Name, "new": name, "via": "SCIM"}); err != nil {
