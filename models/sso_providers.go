@@ -121,12 +121,12 @@ func SAMLSettings(baseURL string, org *Organization, p *AuthProvider) samlsp.Set
 // endpoints' first read). An org without a provider is returned with an error that
 // IsNotFound; a missing org is ErrNotFound with no org.
 func OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, error) {
-	return orgAndProvider(ctx, db, "o.slug = $1", slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+	return orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
 }
 
 // OrgAndProviderByID is OrgAndProvider by the org's id.
 func OrgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, error) {
-	return orgAndProvider(ctx, db, "p.org_id = $1", orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
+	return orgAndProvider(ctx, db, qOrgProviderByID, orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
 }
 
 // orgWithProvider is one row of both (a prepared statement: see prepared.go).
@@ -135,20 +135,21 @@ type orgWithProvider struct {
 	O Organization `bun:"embed:o_"`
 }
 
-var qOrgProvider = map[string]*preparedQuery{}
+var (
+	qOrgProviderBySlug = prepareOrgProvider("o.slug = $1")
+	qOrgProviderByID   = prepareOrgProvider("p.org_id = $1")
+)
 
-func init() {
-	for _, where := range []string{"o.slug = $1", "p.org_id = $1"} {
-		qOrgProvider[where] = prepare(func(db bun.IDB) string {
-			return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
-				" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
-		})
-	}
+func prepareOrgProvider(where string) *preparedQuery {
+	return prepare(func(db bun.IDB) string {
+		return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
+			" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
+	})
 }
 
-func orgAndProvider(ctx context.Context, db bun.IDB, where string, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, error) {
+func orgAndProvider(ctx context.Context, db bun.IDB, q *preparedQuery, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, error) {
 	var row orgWithProvider
-	err := qOrgProvider[where].scanOne(ctx, db, &row, arg)
+	err := q.scanOne(ctx, db, &row, arg)
 	if err == nil {
 		return &row.O, &row.P, nil
 	}
