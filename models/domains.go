@@ -472,12 +472,26 @@ func domainVerdictFor(ctx context.Context, db bun.IDB, orgID int64, emails ...st
 		if err != nil {
 			return domainOpen, "", fmt.Errorf("verified domain: %w", err)
 		}
-		if owner != orgID {
-			return domainForeign, dom, nil
+		switch v, d := domainVerdictOf(&owner, orgID, dom); v {
+		case domainForeign:
+			return v, d, nil
+		case domainOwn:
+			verdict, about = v, d
 		}
-		verdict, about = domainOwn, dom
 	}
 	return verdict, about, nil
+}
+
+// domainVerdictOf is the verdict for one address at domain, whose verifying org is
+// owner (nil: no org verified it), for an IdP of orgID.
+func domainVerdictOf(owner *int64, orgID int64, domain string) (domainVerdict, string) {
+	switch {
+	case owner == nil:
+		return domainOpen, ""
+	case *owner != orgID:
+		return domainForeign, domain
+	}
+	return domainOwn, domain
 }
 
 // ReasonDomainForeign is the sign-in log reason for an IdP asserting an address at a

@@ -339,9 +339,13 @@ func sameAddressInSQL(a, b string) bool {
 
 // The returning sign-in's statements, prepared (prepared.go).
 var (
-	qLinkedUser = prepare(func(db bun.IDB) string {
-		return db.NewSelect().Model((*User)(nil)).Join("JOIN auth_identities AS i ON i.user_id = ?TableAlias.id").
-			Where("i.provider_id = ? AND i.idp_user_id = ?", param(1), param(2)).String()
+	// Which org verified the asserted address's domain, and the account this IdP
+	// user is linked to: one row whatever is found (signInLookup).
+	qSignInLookup = prepare(func(db bun.IDB) string {
+		return "SELECT (SELECT org_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL) AS domain_owner, " +
+			columnsOf(db, (*User)(nil), "u", "u_") +
+			" FROM (SELECT 1) AS one LEFT JOIN auth_identities AS i ON i.provider_id = $2 AND i.idp_user_id = $3" +
+			" LEFT JOIN users AS u ON u.id = i.user_id"
 	})
 	qIdentitySeen = prepare(func(bun.IDB) string {
 		// attributes is sent as JSON text: every exec mode can encode a string, while
@@ -350,31 +354,31 @@ var (
 	})
 )
 
+// signInLookup is a sign-in's first read (qSignInLookup).
+type signInLookup struct {
+	DomainOwner *int64 `bun:"domain_owner"` // the org that verified the asserted domain; nil: none
+	Linked      User   `bun:"embed:u_"`     // the linked account; ID 0: none
+}
+
 func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string) (*SSOOutcome, error) {
+	var look signInLookup
+	if err := qSignInLookup.scanOne(ctx, tx, &look, EmailDomain(id.Email), p.ID, id.ID); err != nil {
+		return nil, fmt.Errorf("sign-in lookup: %w", err)
+	}
 	// Verified domains, at the door: an IdP never speaks for an address at a domain
 	// another org verified (domainVerdictFor).
-	verdict, dom, err := domainVerdictFor(ctx, tx, org.ID, id.Email)
-	if err != nil {
-		return nil, err
-	}
+	verdict, dom := domainVerdictOf(look.DomainOwner, org.ID, EmailDomain(id.Email))
 	if verdict == domainForeign {
 		return nil, foreignDomainError(dom)
 	}
-	// The account this IdP user is linked to, if any (one statement: identity and user).
-	var userID int64
-	linked := new(User)
-	err = qLinkedUser.scanOne(ctx, tx, linked, p.ID, id.ID)
-	if err == nil {
-		userID = linked.ID
-	} else if !IsNotFound(notFound(err, "")) {
-		return nil, err
-	}
+	// The account this IdP user is linked to, if any (ID 0: none).
+	linked := &look.Linked
 	// Deprovisioning always wins, before any account is made or linked.
-	checked, cerr := checkNotDeprovisioned(ctx, tx, org.ID, Person{UserID: userID, IdPUserID: id.ID, Email: id.Email})
-	if cerr != nil {
-		return nil, ssoBindError(cerr)
+	checked, err := checkNotDeprovisioned(ctx, tx, org.ID, Person{UserID: linked.ID, IdPUserID: id.ID, Email: id.Email})
+	if err != nil {
+		return nil, ssoBindError(err)
 	}
-	if err == nil {
+	if linked.ID != 0 {
 		u := linked
 		if EmailDomain(u.Email) != EmailDomain(id.Email) { // the same domain was judged above
 			if v, dom, err := domainVerdictFor(ctx, tx, org.ID, u.Email); err != nil {
