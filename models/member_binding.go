@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -99,42 +100,68 @@ func removedByIdP(ctx context.Context, db bun.IDB, orgID int64, p Person) (bool,
 
 // The person lookups, prepared (prepared.go): every sign-in and SCIM write runs them.
 var (
-	qFindPersonMember = prepare(func(db bun.IDB) string {
-		return db.NewSelect().Model((*Member)(nil)).
-			Where("org_id = $1 AND (user_id = $2 OR lower(coalesce(user_name, email)) = lower($3) OR external_id = $4 OR lower(email) = lower($5))").
-			OrderExpr("CASE WHEN user_id = $2 THEN 0 WHEN lower(coalesce(user_name, email)) = lower($3) THEN 1 WHEN external_id = $4 THEN 2 ELSE 3 END, id").
-			Limit(1).For("UPDATE").String()
+	qFindPersonMember = prepare(func(db bun.IDB) string { return findPersonMemberSQL(db, "$4", "$5") })
+	qRemovedByIdP     = prepare(func(bun.IDB) string {
+		return "SELECT EXISTS (" + removedByIdPSQL + ")"
 	})
-	qRemovedByIdP = prepare(func(bun.IDB) string {
-		return `SELECT EXISTS (SELECT 1 FROM scim_removed WHERE org_id = $1 AND (user_id = $2
-			OR lower(user_name) = lower($3) OR lower(email) = lower($3) OR lower(user_name) = lower($4) OR lower(email) = lower($4)
-			OR external_id = $3 OR external_id = $5))`
+	// checkNotDeprovisioned's statement: $1 org, $2 account, $3 IdP user id, $4 the IdP
+	// user id as externalId (NULL for SCIM), $5 email, $6 SCIM externalId.
+	qCheckPerson = prepare(func(db bun.IDB) string {
+		find := strings.NewReplacer("$4", "$5", "$5", "$6").Replace // removedByIdPSQL's $4, $5 are here $5, $6
+		return "SELECT r.removed, " + columnsOf(db, (*Member)(nil), "m", "m_") +
+			" FROM (SELECT EXISTS (" + find(removedByIdPSQL) + ") AS removed) AS r" +
+			" LEFT JOIN LATERAL (" + findPersonMemberSQL(db, "$4", "$5") + ") AS m ON NOT r.removed"
 	})
 )
+
+// findPersonMemberSQL is findPersonMember's locked lookup: $1 org, $2 account, $3 IdP
+// user id, external and email the placeholders of the IdP user id as externalId and
+// of the email.
+func findPersonMemberSQL(db bun.IDB, external, email string) string {
+	return db.NewSelect().Model((*Member)(nil)).
+		Where("org_id = $1 AND (user_id = $2 OR lower(coalesce(user_name, email)) = lower($3) OR external_id = " + external + " OR lower(email) = lower(" + email + "))").
+		OrderExpr("CASE WHEN user_id = $2 THEN 0 WHEN lower(coalesce(user_name, email)) = lower($3) THEN 1 WHEN external_id = " + external + " THEN 2 ELSE 3 END, id").
+		Limit(1).For("UPDATE").String()
+}
+
+// removedByIdPSQL finds the scim_removed rows of a person: $1 org, $2 account, $3 IdP
+// user id, $4 email, $5 SCIM externalId.
+const removedByIdPSQL = `SELECT 1 FROM scim_removed WHERE org_id = $1 AND (user_id = $2
+	OR lower(user_name) = lower($3) OR lower(email) = lower($3) OR lower(user_name) = lower($4) OR lower(email) = lower($4)
+	OR external_id = $3 OR external_id = $5)`
 
 // checkNotDeprovisioned is the deprovisioning rule alone, for channels that decide
 // before they know the member (an SSO sign-in before it creates an account). It
 // returns what it found, for BindPerson of the same person later in the transaction
 // (Person.checked), so the lookups run once.
+//
+// One statement: removedByIdP's test, then findPersonMember's locked lookup (run only
+// when the person was not removed).
 func checkNotDeprovisioned(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*checkedPerson, error) {
 	if p.FromIdP {
 		return nil, nil
 	}
-	removed, err := removedByIdP(ctx, tx, orgID, p)
-	if err != nil {
-		return nil, err
+	if p.UserID == 0 && p.IdPUserID == "" && p.Email == "" && p.ExternalID == "" {
+		return &checkedPerson{}, nil
 	}
-	if removed {
+	var external any
+	if p.IdPUserID != "" {
+		external = p.IdPUserID
+	}
+	var row struct {
+		Removed bool   `bun:"removed"`
+		Member  Member `bun:"embed:m_"` // ID 0: no member
+	}
+	if err := qCheckPerson.scanOne(ctx, tx, &row, orgID, nullable(p.UserID), nullable(p.IdPUserID), external, nullable(p.Email), nullable(p.ExternalID)); err != nil {
+		return nil, fmt.Errorf("check person: %w", err)
+	}
+	if row.Removed || (row.Member.ID != 0 && !row.Member.Active) {
 		return nil, ErrDeprovisioned
 	}
-	m, err := findPersonMember(ctx, tx, orgID, p)
-	if err != nil {
-		return nil, err
+	if row.Member.ID == 0 {
+		return &checkedPerson{}, nil
 	}
-	if m != nil && !m.Active {
-		return nil, ErrDeprovisioned
-	}
-	return &checkedPerson{member: m}, nil
+	return &checkedPerson{member: &row.Member}, nil
 }
 
 // BindPerson finds the member of org that is p or makes one, for every channel:
