@@ -131,9 +131,10 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 	// GATEHOUSE_BENCH_LOADGEN=inprocess it runs here (as the first figures
 	// were taken: gatehouse-cpu-ms/login is then the server's and the generator's).
 	inProcess := os.Getenv("GATEHOUSE_BENCH_LOADGEN") == "inprocess"
-	file := filepath.Join(b.TempDir(), "responses")
-	gen := exec.Command(os.Args[0], "-test.run=^TestSSOLoginLoadGenerator$", "-test.count=1")
+	var gen *exec.Cmd
 	if !inProcess {
+		file := filepath.Join(b.TempDir(), "responses")
+		gen = exec.Command(os.Args[0], "-test.run=^TestSSOLoginLoadGenerator$", "-test.count=1")
 		var lines []string
 		for _, raw := range responses {
 			lines = append(lines, base64.StdEncoding.EncodeToString(raw))

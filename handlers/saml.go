@@ -261,7 +261,8 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		return h.showSSOResult(c, org, req, models.SSOResult{Purpose: models.PurposeTest, Diagnosis: d})
 	}
 	var a *samlsp.Assertion
-	if err = parseErr; resp != nil {
+	err = parseErr // a response that failed the pre-scan is refused with its reason
+	if resp != nil {
 		a, err = resp.Validate(settings, requestID)
 	}
 	if err != nil && req != nil && req.Purpose == models.PurposeActivate {

@@ -450,9 +450,10 @@ const (
 	domainForeign                      // another org verified it: this IdP may not speak for it
 )
 
-var qVerifiedDomainOwner = prepare(func(bun.IDB) string {
-	return "SELECT org_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL"
-})
+// verifiedDomainOwnerSQL is the org that verified the domain $1 (no row: none).
+const verifiedDomainOwnerSQL = "SELECT org_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL"
+
+var qVerifiedDomainOwner = prepare(func(bun.IDB) string { return verifiedDomainOwnerSQL })
 
 // domainVerdictFor is the rule for every SSO sign-in into org: the strictest verdict
 // over the addresses (the asserted one and, for a linked account, the account's),

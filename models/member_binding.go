@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -99,24 +98,23 @@ func removedByIdP(ctx context.Context, db bun.IDB, orgID int64, p Person) (bool,
 }
 
 // The person lookups, prepared (prepared.go): every sign-in and SCIM write runs them.
+// Placeholders: $1 org, $2 account, $3 IdP user id, then as each statement says.
 var (
+	// $4 the IdP user id as externalId (NULL for SCIM), $5 email.
 	qFindPersonMember = prepare(func(db bun.IDB) string { return findPersonMemberSQL(db, "$4", "$5") })
-	qRemovedByIdP     = prepare(func(bun.IDB) string {
-		return "SELECT EXISTS (" + removedByIdPSQL + ")"
-	})
-	// checkNotDeprovisioned's statement: $1 org, $2 account, $3 IdP user id, $4 the IdP
-	// user id as externalId (NULL for SCIM), $5 email, $6 SCIM externalId.
+	// $4 email, $5 SCIM externalId.
+	qRemovedByIdP = prepare(func(bun.IDB) string { return "SELECT EXISTS (" + removedByIdPSQL("$4", "$5") + ")" })
+	// checkNotDeprovisioned: $4 the IdP user id as externalId, $5 email, $6 SCIM externalId.
 	qCheckPerson = prepare(func(db bun.IDB) string {
-		find := strings.NewReplacer("$4", "$5", "$5", "$6").Replace // removedByIdPSQL's $4, $5 are here $5, $6
 		return "SELECT r.removed, " + columnsOf(db, (*Member)(nil), "m", "m_") +
-			" FROM (SELECT EXISTS (" + find(removedByIdPSQL) + ") AS removed) AS r" +
+			" FROM (SELECT EXISTS (" + removedByIdPSQL("$5", "$6") + ") AS removed) AS r" +
 			" LEFT JOIN LATERAL (" + findPersonMemberSQL(db, "$4", "$5") + ") AS m ON NOT r.removed"
 	})
 )
 
-// findPersonMemberSQL is findPersonMember's locked lookup: $1 org, $2 account, $3 IdP
-// user id, external and email the placeholders of the IdP user id as externalId and
-// of the email.
+// findPersonMemberSQL is findPersonMember's locked lookup ($1 org, $2 account, $3 IdP
+// user id); external and email are the placeholders of the IdP user id as externalId
+// and of the email.
 func findPersonMemberSQL(db bun.IDB, external, email string) string {
 	return db.NewSelect().Model((*Member)(nil)).
 		Where("org_id = $1 AND (user_id = $2 OR lower(coalesce(user_name, email)) = lower($3) OR external_id = " + external + " OR lower(email) = lower(" + email + "))").
@@ -124,11 +122,14 @@ func findPersonMemberSQL(db bun.IDB, external, email string) string {
 		Limit(1).For("UPDATE").String()
 }
 
-// removedByIdPSQL finds the scim_removed rows of a person: $1 org, $2 account, $3 IdP
-// user id, $4 email, $5 SCIM externalId.
-const removedByIdPSQL = `SELECT 1 FROM scim_removed WHERE org_id = $1 AND (user_id = $2
-	OR lower(user_name) = lower($3) OR lower(email) = lower($3) OR lower(user_name) = lower($4) OR lower(email) = lower($4)
-	OR external_id = $3 OR external_id = $5)`
+// removedByIdPSQL finds the scim_removed rows of a person ($1 org, $2 account, $3 IdP
+// user id); email and external are the placeholders of the email and the SCIM
+// externalId.
+func removedByIdPSQL(email, external string) string {
+	return `SELECT 1 FROM scim_removed WHERE org_id = $1 AND (user_id = $2
+	OR lower(user_name) = lower($3) OR lower(email) = lower($3) OR lower(user_name) = lower(` + email + `) OR lower(email) = lower(` + email + `)
+	OR external_id = $3 OR external_id = ` + external + `)`
+}
 
 // checkNotDeprovisioned is the deprovisioning rule alone, for channels that decide
 // before they know the member (an SSO sign-in before it creates an account). It

@@ -342,7 +342,7 @@ var (
 	// Which org verified the asserted address's domain, and the account this IdP
 	// user is linked to: one row whatever is found (signInLookup).
 	qSignInLookup = prepare(func(db bun.IDB) string {
-		return "SELECT (SELECT org_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL) AS domain_owner, " +
+		return "SELECT (" + verifiedDomainOwnerSQL + ") AS domain_owner, " +
 			columnsOf(db, (*User)(nil), "u", "u_") +
 			" FROM (SELECT 1) AS one LEFT JOIN auth_identities AS i ON i.provider_id = $2 AND i.idp_user_id = $3" +
 			" LEFT JOIN users AS u ON u.id = i.user_id"
