@@ -49,6 +49,7 @@ ms | ComplexAttribute tests / create user1 / Status code is 201 | SPEC §5: a Us
 # Microsoft: consequences of the refusals above (the collection reuses ids that were never created).
 ms | Group tests / Put replace group3 / Status code is 200 | follows from user 4's 409: its id is no User of the org, so members is refused with 400 invalidValue (SPEC §5)
 ms | Group tests / Delete user id4 / Status code is 204 | follows from user 4's 409: nothing to delete, 404
+ms | Group tests / Validate group 3 / Body contians user id3 | (sometimes passes) follows from the refused PUT above: group 3 keeps no members. The check searches the whole body for the id's digits, so it passes only when they happen to appear in a timestamp or the random port (it failed once in CI with id 4 at port 36623)
 ms | ComplexAttribute tests / Get user attributes / Body contians User1 email | follows from user1's 400: "emailName357" was never stored
 ms | ComplexAttribute tests / Get user via attributes filter / Body contians User1 email | follows from user1's 400: "emailName357" was never stored
 ms | ComplexAttribute tests / Delete User1 / Status code is 204 | follows from user1's 400: nothing to delete, 404
@@ -317,7 +318,8 @@ for (const [suite, r] of Object.entries(results)) {
     for (const c of r.failures) if (allow.has(suite + " | " + c)) console.log(`  allowed    ${c}: ${allow.get(suite + " | " + c).reason}`);
   unexpected += bad.length;
 }
-for (const [key, a] of allow) if (!a.seen) console.log(`  stale allow-list entry (passes now): ${key}`);
+// An entry whose check passes by coincidence on some runs says "(sometimes passes)".
+for (const [key, a] of allow) if (!a.seen && !a.reason.startsWith("(sometimes passes)")) console.log(`  stale allow-list entry (passes now): ${key}`);
 process.exitCode = unexpected ? 1 : 0;
 EOF
 node "$WORK/verdict.mjs" "$WORK" "$ALLOW"
