@@ -22,8 +22,11 @@ const BodyLimit = 1 << 20
 // NewApp builds the Fiber app with every route. This is the only route table.
 func NewApp(h *Handler) *fiber.App {
 	app := fiber.New(fiber.Config{
-		ErrorHandler:          h.ErrorHandler,
-		BodyLimit:             bodyReadLimit, // limitBody answers 413 above BodyLimit
+		ErrorHandler: h.ErrorHandler,
+		BodyLimit:    bodyReadLimit, // limitBody answers 413 above BodyLimit
+		// The request line and headers: a sealed SSO handoff (models.MaxSealedHandoff)
+		// plus a browser's usual headers and cookies fit with room to spare.
+		ReadBufferSize:        16 << 10,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,

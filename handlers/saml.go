@@ -302,7 +302,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	if req != nil {
 		handoff.RelayState = req.RelayState
 	}
-	token, err := models.HandOffSAML(ctx, h.DB.Bun, org.ID, handoff)
+	token, err := models.HandOffSAML(ctx, h.DB.Bun, h.Secrets, org.ID, handoff)
 	if err != nil {
 		return err
 	}
@@ -386,7 +386,7 @@ func (h *Handler) completeSSOHandoff(c *fiber.Ctx) error {
 	if u := currentUser(c); u != nil {
 		b.SignedInUserID = u.ID
 	}
-	res, err := models.CompleteSSOHandoff(ctx, h.DB.Bun, h.Mailer, token, b, func(ctx context.Context, tx bun.Tx, r *models.HandoffResult) error {
+	res, err := models.CompleteSSOHandoff(ctx, h.DB.Bun, h.Secrets, h.Mailer, token, b, func(ctx context.Context, tx bun.Tx, r *models.HandoffResult) error {
 		return h.ssoSignedIn(c, ctx, tx, r.Org, r.Provider, r.Attempt, r.Outcome, r.NameRef, r.Activation != nil)
 	})
 	if errors.Is(err, models.ErrHandoffInvalid) {

@@ -130,13 +130,13 @@ func TestPreparedStatementsInEveryExecMode(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 0; i < 3; i++ { // JIT, then the returning sign-in (twice: cached statements)
-				token, err := models.HandOffSAML(ctx, db.Bun, org.ID, models.SAMLHandoff{Issuer: "https://idp.example", AssertionID: "a-" + strconv.Itoa(i),
+				token, err := models.HandOffSAML(ctx, db.Bun, nil, org.ID, models.SAMLHandoff{Issuer: "https://idp.example", AssertionID: "a-" + strconv.Itoa(i),
 					ReplayUntil: time.Now().Add(time.Hour), Identity: samlsp.Identity{ID: "ada", Email: "ada@example.com"}, NameID: "ada",
 					Attributes: map[string][]string{"email": {"ada@example.com"}}, Next: "/"})
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := models.CompleteSSOHandoff(ctx, db.Bun, mailer, token, models.HandoffBrowser{IP: "192.0.2.1"}, nil)
+				res, err := models.CompleteSSOHandoff(ctx, db.Bun, nil, mailer, token, models.HandoffBrowser{IP: "192.0.2.1"}, nil)
 				if err != nil || res.Outcome == nil || res.Outcome.User == nil || res.Outcome.User.Email != "ada@example.com" {
 					t.Fatalf("sign-in %d: %+v %v", i, res, err)
 				}

@@ -22,10 +22,12 @@ import (
 )
 
 // Keyring seals secrets kept in the database (the orgs' SP private keys) with
-// AES-256-GCM under a key derived from GATEHOUSE_SECRET_KEY.
+// AES-256-GCM under a key derived from GATEHOUSE_SECRET_KEY, and short-lived values
+// that travel through the browser (SealTransit) under another.
 type Keyring struct {
-	aead   cipher.AEAD
-	macKey []byte
+	aead    cipher.AEAD
+	transit cipher.AEAD
+	macKey  []byte
 }
 
 // NewKeyring derives the sealing key from secret (at least 32 bytes).
@@ -42,8 +44,17 @@ func NewKeyring(secret []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
+	transitKey := sha256.Sum256(append([]byte("gatehouse transit v1\x00"), secret...))
+	transitBlock, err := aes.NewCipher(transitKey[:])
+	if err != nil {
+		return nil, err
+	}
+	transit, err := cipher.NewGCM(transitBlock)
+	if err != nil {
+		return nil, err
+	}
 	mac := sha256.Sum256(append([]byte("gatehouse cookie mac v1\x00"), secret...))
-	return &Keyring{aead: aead, macKey: mac[:]}, nil
+	return &Keyring{aead: aead, transit: transit, macKey: mac[:]}, nil
 }
 
 // MAC is HMAC-SHA256 of msg under a key derived from the secret (signed cookies).
@@ -69,6 +80,34 @@ func (k *Keyring) open(sealed string) ([]byte, error) {
 	plain, err := k.aead.Open(nil, b[:k.aead.NonceSize()], b[k.aead.NonceSize():], nil)
 	if err != nil {
 		return nil, errors.New("sealed secret does not open with this GATEHOUSE_SECRET_KEY")
+	}
+	return plain, nil
+}
+
+// SealTransit encrypts and authenticates plain for a short trip through the browser
+// (a URL path segment: unpadded base64url). purpose is bound in: a value sealed for
+// one purpose does not open for another. The caller bounds its lifetime and its use.
+func (k *Keyring) SealTransit(purpose string, plain []byte) string {
+	nonce := make([]byte, k.transit.NonceSize(), k.transit.NonceSize()+len(plain)+k.transit.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(k.transit.Seal(nonce, nonce, plain, []byte(purpose)))
+}
+
+// ErrTransitDamaged is returned for a transit value that does not open: damaged,
+// forged, sealed for another purpose or under another GATEHOUSE_SECRET_KEY.
+var ErrTransitDamaged = errors.New("sealed value does not open")
+
+// OpenTransit opens what SealTransit sealed for purpose.
+func (k *Keyring) OpenTransit(purpose, sealed string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(b) < k.transit.NonceSize()+k.transit.Overhead() {
+		return nil, ErrTransitDamaged
+	}
+	plain, err := k.transit.Open(nil, b[:k.transit.NonceSize()], b[k.transit.NonceSize():], []byte(purpose))
+	if err != nil {
+		return nil, ErrTransitDamaged
 	}
 	return plain, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -20,8 +21,29 @@ import (
 // that started the request (no login CSRF), and an IdP-initiated one never silently
 // replaces another user's session (SECURITY.md "Web").
 
+// The handoff travels sealed in the completion URL (AES-256-GCM under a key derived
+// from GATEHOUSE_SECRET_KEY, bound to its purpose, with its org and expiry inside), so
+// the ACS writes nothing and a login is one writing transaction. Opening it proves
+// only that this server validated it less than HandoffLifetime ago; what makes it
+// single-use is the completing transaction itself: the assertion enters the replay
+// cache there (kept at least as long as the token opens), and an SP-initiated one
+// also takes its request state, which is bound to the session that started it. A
+// handoff too long for a URL (hundreds of group values) waits in the unlogged
+// sso_handoffs table instead, under a random token deleted when used.
+
 // HandoffLifetime is how long a validated response waits for its browser.
 const HandoffLifetime = 2 * time.Minute
+
+// MaxSealedHandoff is the longest completion token carried in the URL. With the
+// browser's cookies the request line must fit the server's 4 KiB header buffer and
+// common proxies' limits (nginx: 8 KiB); a few dozen attributes fit.
+const MaxSealedHandoff = 2048
+
+// sealedHandoffPrefix marks a sealed token (a table token is 43 base64url characters).
+const sealedHandoffPrefix = "s."
+
+// handoffPurpose binds sealed handoffs to this use of the transit key.
+const handoffPurpose = "gatehouse sso handoff v1"
 
 // SAMLHandoff is a validated SAML sign-in waiting for its browser.
 type SAMLHandoff struct {
@@ -36,9 +58,30 @@ type SAMLHandoff struct {
 	Next        string              `json:"next"`
 }
 
-// HandOffSAML stores a validated assertion for org and returns the single-use token
-// of the GET that completes it.
-func HandOffSAML(ctx context.Context, db bun.IDB, orgID int64, h SAMLHandoff) (string, error) {
+// sealedHandoff is what a sealed token carries.
+type sealedHandoff struct {
+	OrgID   int64 `json:"org"`
+	Expires int64 `json:"exp"` // Unix seconds
+	SAMLHandoff
+}
+
+// HandOffSAML hands a validated assertion for org to the GET that completes it and
+// returns that GET's single-use token: sealed (nothing written) when keys is set and
+// it fits MaxSealedHandoff, else stored in the unlogged table.
+func HandOffSAML(ctx context.Context, db bun.IDB, keys *Keyring, orgID int64, h SAMLHandoff) (string, error) {
+	expires := time.Now().Add(HandoffLifetime)
+	if h.ReplayUntil.Before(expires) {
+		h.ReplayUntil = expires // the replay cache outlives every token that carries the assertion
+	}
+	if keys != nil {
+		payload, err := json.Marshal(sealedHandoff{OrgID: orgID, Expires: expires.Unix(), SAMLHandoff: h})
+		if err != nil {
+			return "", err
+		}
+		if token := sealedHandoffPrefix + keys.SealTransit(handoffPurpose, payload); len(token) <= MaxSealedHandoff {
+			return token, nil
+		}
+	}
 	payload, err := json.Marshal(h)
 	if err != nil {
 		return "", err
@@ -49,10 +92,49 @@ func HandOffSAML(ctx context.Context, db bun.IDB, orgID int64, h SAMLHandoff) (s
 		relay = h.RelayState
 	}
 	if _, err := db.NewRaw("INSERT INTO sso_handoffs (token_hash, org_id, relay_state, payload, expires_at) VALUES (?, ?, ?, ?, ?)",
-		hash, orgID, relay, string(payload), time.Now().Add(HandoffLifetime)).Exec(ctx); err != nil {
+		hash, orgID, relay, string(payload), expires).Exec(ctx); err != nil {
 		return "", fmt.Errorf("store SSO handoff: %w", err)
 	}
 	return token, nil
+}
+
+// openSealedHandoff opens a sealed token at now: ErrHandoffInvalid when it is damaged,
+// forged, sealed under another key or expired.
+func openSealedHandoff(keys *Keyring, token string, now time.Time) (int64, SAMLHandoff, error) {
+	if keys == nil {
+		return 0, SAMLHandoff{}, ErrHandoffInvalid
+	}
+	payload, err := keys.OpenTransit(handoffPurpose, strings.TrimPrefix(token, sealedHandoffPrefix))
+	if err != nil {
+		return 0, SAMLHandoff{}, ErrHandoffInvalid
+	}
+	var sh sealedHandoff
+	if err := json.Unmarshal(payload, &sh); err != nil {
+		return 0, SAMLHandoff{}, fmt.Errorf("decode SSO handoff: %w", err)
+	}
+	if now.Unix() >= sh.Expires || sh.OrgID == 0 {
+		return 0, SAMLHandoff{}, ErrHandoffInvalid
+	}
+	return sh.OrgID, sh.SAMLHandoff, nil
+}
+
+// takeStoredHandoff uses a table token once, in tx.
+func takeStoredHandoff(ctx context.Context, tx bun.Tx, token string) (int64, SAMLHandoff, error) {
+	var row struct {
+		OrgID   int64  `bun:"org_id"`
+		Payload []byte `bun:"payload"`
+	}
+	if err := qTakeHandoff.scanOne(ctx, tx, &row, HashToken(token)); err != nil {
+		if IsNotFound(notFound(err, "")) {
+			return 0, SAMLHandoff{}, ErrHandoffInvalid
+		}
+		return 0, SAMLHandoff{}, err
+	}
+	var h SAMLHandoff
+	if err := json.Unmarshal(row.Payload, &h); err != nil {
+		return 0, SAMLHandoff{}, fmt.Errorf("decode SSO handoff: %w", err)
+	}
+	return row.OrgID, h, nil
 }
 
 // HandoffBrowser is the browser that opens a handoff: its session's sign-in flow
@@ -92,34 +174,34 @@ type HandoffResult struct {
 }
 
 var qTakeHandoff = prepare(func(bun.IDB) string {
-	return "DELETE FROM sso_handoffs WHERE token_hash = $1 AND expires_at > now() RETURNING org_id, relay_state, payload"
+	return "DELETE FROM sso_handoffs WHERE token_hash = $1 AND expires_at > now() RETURNING org_id, payload"
 })
 
 // CompleteSSOHandoff completes a handed-off SAML sign-in in the browser b, in one
-// transaction: the handoff is used once, the request state (SP-initiated) must
+// transaction: the handoff is used once (keys opens sealed ones), the request state (SP-initiated) must
 // belong to b's session, the assertion enters the replay cache, then the identity is
 // linked, provisioned or signed in. Errors: ErrHandoffInvalid, *SSOError (with the
 // result's Attempt filled for the sign-in log), *ConfirmSwitch. then (if not nil) runs
 // last in the same transaction, with res complete (SSOThen).
-func CompleteSSOHandoff(ctx context.Context, db bun.IDB, mailer *Mailer, token string, b HandoffBrowser, then func(ctx context.Context, tx bun.Tx, res *HandoffResult) error) (*HandoffResult, error) {
+func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *Mailer, token string, b HandoffBrowser, then func(ctx context.Context, tx bun.Tx, res *HandoffResult) error) (*HandoffResult, error) {
 	res := &HandoffResult{}
+	sealed := strings.HasPrefix(token, sealedHandoffPrefix)
+	var orgID int64
+	var h SAMLHandoff
+	if sealed {
+		var err error
+		if orgID, h, err = openSealedHandoff(keys, token, time.Now()); err != nil {
+			return res, err
+		}
+	}
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var row struct {
-			OrgID      int64   `bun:"org_id"`
-			RelayState *string `bun:"relay_state"`
-			Payload    []byte  `bun:"payload"`
-		}
-		if err := qTakeHandoff.scanOne(ctx, tx, &row, HashToken(token)); err != nil {
-			if IsNotFound(notFound(err, "")) {
-				return ErrHandoffInvalid
+		if !sealed {
+			var err error
+			if orgID, h, err = takeStoredHandoff(ctx, tx, token); err != nil {
+				return err
 			}
-			return err
 		}
-		var h SAMLHandoff
-		if err := json.Unmarshal(row.Payload, &h); err != nil {
-			return fmt.Errorf("decode SSO handoff: %w", err)
-		}
-		org, p, err := OrgAndProviderByID(ctx, tx, row.OrgID)
+		org, p, err := OrgAndProviderByID(ctx, tx, orgID)
 		if err != nil {
 			return err
 		}

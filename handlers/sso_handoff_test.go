@@ -1,0 +1,150 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"gatehouse/handlers/testapp"
+	"gatehouse/models"
+	"gatehouse/models/samlsp"
+	"gatehouse/models/samlsp/samltest"
+)
+
+// withGroups is u with n group values.
+func withGroups(u samltest.User, n int) samltest.User {
+	groups := make([]string, n)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("group-%04d", i)
+	}
+	u.Attributes["groups"] = groups
+	return u
+}
+
+// The ACS hands a validated response to the completion step sealed in its URL, with
+// nothing written; it is used once; a forged or altered one is refused; one too long
+// for a URL waits in the unlogged table and completes the same way.
+func TestSSOHandoffTravelsSealed(t *testing.T) {
+	e := newSSOEnv(t, true)
+	acsPost := func(c *testapp.Client, u samltest.User) *testapp.Response {
+		t.Helper()
+		raw := e.idp.Response(t, e.sp, u, samltest.Options{})
+		req, _ := http.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res := c.CrossSite(req)
+		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/sso/complete/") {
+			t.Fatalf("ACS: %d %s", res.Status, res.Location)
+		}
+		return res
+	}
+
+	bob := e.a.Client(t)
+	acs := acsPost(bob, user("bob-1", "bob@example.com"))
+	token := strings.TrimSuffix(strings.TrimPrefix(acs.Location, "/auth/sso/complete/"), "/")
+	if !strings.HasPrefix(token, "s.") || len(token) > models.MaxSealedHandoff || strings.Contains(acs.Location, "bob") {
+		t.Fatalf("completion URL %q: want an opaque sealed token", acs.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM sso_handoffs`); n != 0 {
+		t.Fatalf("%d handoffs stored for a sealed one", n)
+	}
+
+	// Altered in one character: refused as an unknown sign-in, nothing written.
+	b := []byte(token)
+	b[len(b)/2] ^= 1
+	if b[len(b)/2] == '/' || b[len(b)/2] == '.' {
+		b[len(b)/2] = 'x'
+	}
+	mallory := e.a.Client(t)
+	if res := mallory.Get("/auth/sso/complete/" + string(b) + "/"); res.Status != http.StatusNotFound {
+		t.Fatalf("altered token: %d %s", res.Status, res.Location)
+	}
+	if res := mallory.Get("/auth/sso/complete/s.bm90IGEgdG9rZW4/"); res.Status != http.StatusNotFound {
+		t.Fatalf("forged token: %d %s", res.Status, res.Location)
+	}
+
+	if res := bob.Get(acs.Location); res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("completion: %d %s", res.Status, res.Location)
+	}
+	// Used once: the same URL in another browser signs nobody in, and is logged.
+	again := e.a.Client(t)
+	if res := again.Get(acs.Location); res.Status == http.StatusSeeOther || again.Get("/organizations/acme/").Status == http.StatusOK {
+		t.Fatalf("the used completion URL signed in again: %d %s", res.Status, res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'replay' AND idp_user_id = 'bob-1'`); n != 1 {
+		t.Fatalf("replayed completion logged %d times", n)
+	}
+
+	// 300 groups: too long for a URL, so it waits in the table (once).
+	carl := e.a.Client(t)
+	acs = acsPost(carl, withGroups(user("carl-1", "carl@example.com"), 300))
+	if strings.HasPrefix(acs.Location, "/auth/sso/complete/s.") || len(acs.Location) > 100 {
+		t.Fatalf("a 300-group handoff travels in the URL (%d characters)", len(acs.Location))
+	}
+	if n := e.count(`SELECT count(*) FROM sso_handoffs`); n != 1 {
+		t.Fatalf("%d handoffs stored, want 1", n)
+	}
+	if res := carl.Get(acs.Location); res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("completion of the stored handoff: %d %s\n%s", res.Status, res.Location, res.Body)
+	}
+	if n := e.count(`SELECT count(*) FROM sso_handoffs`); n != 0 {
+		t.Fatalf("the stored handoff was not used up (%d left)", n)
+	}
+	if n := e.count(`SELECT count(*) FROM auth_identities WHERE idp_user_id = 'carl-1' AND jsonb_array_length(attributes->'groups') = 300`); n != 1 {
+		t.Fatal("carl's 300 groups were not kept")
+	}
+}
+
+// The longest sealed handoff, with the browser's cookies, passes the real server's
+// request parsing (its header buffer) over HTTP.
+func TestLongestSealedHandoffOverHTTP(t *testing.T) {
+	a := testapp.Serve(t, testapp.Options{})
+	owner := a.Client(t)
+	owner.Get("/setup/")
+	owner.Post("/setup/", url.Values{"name": {"Owner"}, "email": {"owner@example.com"}, "password": {"owner password"}, "org_name": {"Acme"}, "org_slug": {"acme"}})
+	idp := samltest.New(t, "https://idp.example")
+	if res := owner.Post("/settings/acme/auth/configure/saml2/", url.Values{"method": {"xml"}, "metadata_xml": {string(idp.Metadata())},
+		"map_identifier": {"NameID"}, "map_email": {"email"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("configure: %d", res.Status)
+	}
+	if _, err := a.DB.Bun.NewRaw("UPDATE auth_providers SET status = 'active'").Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sp := samlsp.NewSP(a.BaseURL, "acme")
+	longest := 0
+	for groups := 60; groups < 200; groups += 4 {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := c.Get(a.BaseURL + "/auth/login/") // the signed-out browser's cookies
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		raw := idp.Response(t, sp, withGroups(user(fmt.Sprintf("u-%d", groups), fmt.Sprintf("u%d@example.com", groups)), groups), samltest.Options{})
+		res, err = c.PostForm(a.BaseURL+"/saml/acs/acme/", url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc := res.Header.Get("Location")
+		if !strings.HasPrefix(loc, "/auth/sso/complete/s.") {
+			break // too long for the URL from here on
+		}
+		longest = len(loc)
+		res, err = c.Get(a.BaseURL + loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/organizations/acme/" {
+			t.Fatalf("%d groups (%d-character URL): completion %d %s", groups, len(loc), res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	if longest < models.MaxSealedHandoff-100 {
+		t.Fatalf("the longest sealed completion URL tried was %d characters: the test did not reach the limit", longest)
+	}
+}
