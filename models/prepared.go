@@ -56,27 +56,8 @@ func queryPrepared(ctx context.Context, db bun.IDB, text string, args ...any) (*
 	return r.QueryContext(ctx, text, append([]any{database.PreparedMode()}, args...)...)
 }
 
-// sqlRunner is what *sql.DB, *sql.Tx and *sql.Conn share.
-type sqlRunner interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// sqlOf is the database/sql handle under db (a *bun.DB, bun.Tx or bun.Conn): bun
-// would write the arguments into the text, these pass them to pgx as parameters.
-func sqlOf(db bun.IDB) (sqlRunner, error) {
-	switch d := db.(type) {
-	case bun.Tx:
-		return d.Tx, nil
-	case *bun.Tx:
-		return d.Tx, nil
-	case *bun.DB:
-		return d.DB, nil
-	case bun.Conn:
-		return d.Conn, nil
-	}
-	return nil, fmt.Errorf("prepared statement on %T", db)
-}
+// sqlOf is database.SQLOf.
+func sqlOf(db bun.IDB) (database.Runner, error) { return database.SQLOf(db) }
 
 // scanPrepared runs text prepared and scans every row into dest (a pointer to a
 // slice of models, or a value for a one-row, one-column answer).

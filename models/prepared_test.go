@@ -2,15 +2,19 @@ package models_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"gatehouse/models"
 	"gatehouse/models/database"
 	"gatehouse/models/dbtest"
 	"gatehouse/models/samlsp"
+	"gatehouse/models/sessionstore"
 )
 
 // The hot-path reads run as prepared statements (prepared.go) and must answer exactly
@@ -158,6 +162,35 @@ func TestPreparedStatementsInEveryExecMode(t *testing.T) {
 			}
 			if o, p, err := models.OrgAndProvider(ctx, db.Bun, "acme"); err != nil || o.ID != org.ID || p.OrgID != org.ID {
 				t.Fatalf("org and provider: %v", err)
+			}
+			uid := owner.ID
+			if err := models.RecordSSOAttempt(ctx, db.Bun, models.SSOAttempt{OrgID: org.ID, Outcome: "success", IDPUserID: "ada", UserID: &uid, IP: "192.0.2.1"}); err != nil {
+				t.Fatalf("sign-in log: %v", err)
+			}
+			// The session's find and upsert, in the login's transaction (with its SSO orgs).
+			sm := sessionstore.Manager(db.Bun)
+			err = db.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				sctx, err := sm.Load(sessionstore.InTx(ctx, tx), "")
+				if err != nil {
+					return err
+				}
+				sm.Put(sctx, sessionstore.KeyUserID, owner.ID)
+				sm.Put(sctx, sessionstore.KeySSO(org.ID), time.Now().Unix())
+				token, _, err := sm.Commit(sctx)
+				if err != nil {
+					return err
+				}
+				if sctx, err = sm.Load(sessionstore.InTx(ctx, tx), token); err != nil || sm.GetInt64(sctx, sessionstore.KeyUserID) != owner.ID {
+					return fmt.Errorf("session not found again: %v", err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("session: %v", err)
+			}
+			var orgs string
+			if err := db.Bun.QueryRowContext(ctx, "SELECT sso_orgs::text FROM sessions WHERE user_id = ?", owner.ID).Scan(&orgs); err != nil || orgs != fmt.Sprintf("{%d}", org.ID) {
+				t.Fatalf("session row sso_orgs %q %v", orgs, err)
 			}
 		})
 	}

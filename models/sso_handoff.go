@@ -173,6 +173,10 @@ type HandoffResult struct {
 	Activation *SSOResultStarter
 }
 
+var qRememberAssertion = prepare(func(bun.IDB) string {
+	return "INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+})
+
 var qTakeHandoff = prepare(func(bun.IDB) string {
 	return "DELETE FROM sso_handoffs WHERE token_hash = $1 AND expires_at > now() RETURNING org_id, payload"
 })
@@ -229,8 +233,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 				res.Activation = &SSOResultStarter{UserID: req.UserID, Flow: b.Flow}
 			}
 		}
-		ins, err := tx.NewRaw(`INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, org.ID, h.Issuer, h.AssertionID, h.ReplayUntil).Exec(ctx)
+		ins, err := qRememberAssertion.exec(ctx, tx, org.ID, h.Issuer, h.AssertionID, h.ReplayUntil)
 		if err != nil {
 			return fmt.Errorf("replay cache: %w", err)
 		}

@@ -525,11 +525,15 @@ func RecordSSOAttempt(ctx context.Context, db bun.IDB, at SSOAttempt) error {
 	if len(at.Hint) > 500 {
 		at.Hint = at.Hint[:500]
 	}
-	if _, err := db.NewInsert().Model(&at).Exec(ctx); err != nil {
+	if _, err := qRecordSSOAttempt.exec(ctx, db, at.OrgID, at.Outcome, at.Reason, at.Hint, at.IDPUserID, at.Email, at.UserID, at.IP); err != nil {
 		return fmt.Errorf("record SSO attempt: %w", err)
 	}
 	return nil
 }
+
+var qRecordSSOAttempt = prepare(func(bun.IDB) string {
+	return "INSERT INTO sso_signins (org_id, outcome, reason, hint, idp_user_id, email, user_id, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+})
 
 // ListSSOAttempts returns org's sign-in attempts, newest first, from offset (at most limit).
 func ListSSOAttempts(ctx context.Context, db bun.IDB, orgID int64, limit, offset int) ([]SSOAttempt, error) {

@@ -57,9 +57,7 @@ func withDB(ctx context.Context, cfg *config, log *slog.Logger, fn func(*app) er
 
 // sessions configures scs on the PostgreSQL store.
 func (a *app) sessions() *scs.SessionManager {
-	sm := scs.New()
-	sm.Store = sessionstore.New(a.db.Bun)
-	sm.HashTokenInStore = true
+	sm := sessionstore.Manager(a.db.Bun)
 	sm.Lifetime = 14 * 24 * time.Hour
 	sm.IdleTimeout = 72 * time.Hour
 	sm.Cookie.Name = "gatehouse_session"

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/handlers"
@@ -75,9 +74,7 @@ func New(t testing.TB, opts Options) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm := scs.New()
-	sm.Store = sessionstore.New(tdb.Bun)
-	sm.HashTokenInStore = true
+	sm := sessionstore.Manager(tdb.Bun)
 	sm.Lifetime = 24 * time.Hour
 	sm.Cookie.Name = "gatehouse_session"
 	mailer, err := models.NewMailer(tdb.SQL)

@@ -43,6 +43,30 @@ func init() { preparedMode.Store(int32(pgx.QueryExecModeCacheStatement)) }
 // set default_query_exec_mode, which is then used as is.
 func PreparedMode() pgx.QueryExecMode { return pgx.QueryExecMode(preparedMode.Load()) }
 
+// Runner is what *sql.DB, *sql.Tx and *sql.Conn share.
+type Runner interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// SQLOf is the database/sql handle under db (a *bun.DB, bun.Tx or bun.Conn), for a
+// statement with real parameters ($n) run in PreparedMode: bun would write the
+// arguments into the text, these pass them to pgx as parameters.
+func SQLOf(db bun.IDB) (Runner, error) {
+	switch d := db.(type) {
+	case bun.Tx:
+		return d.Tx, nil
+	case *bun.Tx:
+		return d.Tx, nil
+	case *bun.DB:
+		return d.DB, nil
+	case bun.Conn:
+		return d.Conn, nil
+	}
+	return nil, fmt.Errorf("prepared statement on %T", db)
+}
+
 // DB bundles the pool and the views of it the application uses.
 type DB struct {
 	Pool *pgxpool.Pool

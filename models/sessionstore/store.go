@@ -14,7 +14,8 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"gatehouse/models/database"
 )
 
 // Session keys the store reads out of the session data to fill its columns.
@@ -35,8 +36,18 @@ type Store struct {
 	Codec scs.Codec
 }
 
-// New returns a store over db that decodes session data with scs's gob codec.
-func New(db bun.IDB) *Store { return &Store{DB: db, Codec: scs.GobCodec{}} }
+// New returns a store over db that decodes session data with Codec.
+func New(db bun.IDB) *Store { return &Store{DB: db, Codec: Codec{}} }
+
+// Manager is scs on this store: tokens hashed in the store, data in Codec's form.
+// The caller sets lifetimes and the cookie.
+func Manager(db bun.IDB) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = New(db)
+	sm.Codec = Codec{}
+	sm.HashTokenInStore = true
+	return sm
+}
 
 type txKey struct{}
 
@@ -55,8 +66,12 @@ func (s *Store) db(ctx context.Context) bun.IDB {
 
 // FindCtx returns the data of an unexpired session.
 func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	r, err := database.SQLOf(s.db(ctx))
+	if err != nil {
+		return nil, false, err
+	}
 	var data []byte
-	err := s.db(ctx).QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = ? AND expiry > now()", token).Scan(&data)
+	err = r.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = $1 AND expiry > now()", database.PreparedMode(), token).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -89,16 +104,22 @@ func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry
 	if len(ua) > 300 {
 		ua = ua[:300]
 	}
-	_, err := s.db(ctx).ExecContext(ctx, `
-		INSERT INTO sessions (token, data, expiry, user_id, user_agent, ip, sso_orgs)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (token) DO UPDATE
-		SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id,
-		    user_agent = EXCLUDED.user_agent, ip = EXCLUDED.ip, sso_orgs = EXCLUDED.sso_orgs, last_seen = now()
-		WHERE sessions.expiry > now()`,
-		token, data, expiry, userID, ua, ip, pgdialect.Array(ssoOrgs))
+	r, err := database.SQLOf(s.db(ctx))
+	if err != nil {
+		return err
+	}
+	_, err = r.ExecContext(ctx, qCommit, database.PreparedMode(), token, data, expiry, userID, ua, ip, ssoOrgs)
 	return err
 }
+
+// qCommit is CommitCtx's upsert, prepared once per connection (the hot paths'
+// statements, models/prepared.go).
+const qCommit = `INSERT INTO sessions (token, data, expiry, user_id, user_agent, ip, sso_orgs)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)
+	ON CONFLICT (token) DO UPDATE
+	SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id,
+	    user_agent = EXCLUDED.user_agent, ip = EXCLUDED.ip, sso_orgs = EXCLUDED.sso_orgs, last_seen = now()
+	WHERE sessions.expiry > now()`
 
 // DeleteCtx ends a session. It expires the row rather than deleting it, for the same
 // reason as revocation.

@@ -40,9 +40,7 @@ func userOf(t *testing.T, sm *scs.SessionManager, token string) int64 {
 func TestSessionStore(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
-	sm := scs.New()
-	sm.Store = sessionstore.New(db.Bun)
-	sm.HashTokenInStore = true
+	sm := sessionstore.Manager(db.Bun)
 	sm.Lifetime = time.Hour
 
 	// Login persists, and the row knows its user (never the raw cookie token).
@@ -93,9 +91,7 @@ func TestSessionStore(t *testing.T) {
 func TestInFlightRequestCannotReviveRevokedSession(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
-	sm := scs.New()
-	sm.Store = sessionstore.New(db.Bun)
-	sm.HashTokenInStore = true
+	sm := sessionstore.Manager(db.Bun)
 	sm.Lifetime = time.Hour
 
 	token := login(t, sm, 7)
