@@ -37,6 +37,7 @@ package samlsp
 // allowed; the certificate that verifies must be configured).
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/subtle"
 	"crypto/x509"
@@ -51,7 +52,6 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/xmlenc"
 	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 const nsXMLEnc = "http://www.w3.org/2001/04/xmlenc#"
@@ -129,47 +129,23 @@ func verifyEnveloped(el *etree.Element, certs []*x509.Certificate) (bool, error)
 	if err != nil {
 		return true, err
 	}
-	ctx, err := etreeutils.NSBuildParentContext(el)
-	if err != nil {
-		return true, sigErr("namespaces: %v", err)
-	}
-	// The digest: a copy of el, in-scope namespaces declared on it, its Signature
-	// removed (enveloped-signature), then goxmldsig's exc-c14n with the Reference's
-	// InclusiveNamespaces.
-	detached, err := detach(ctx, el)
-	if err != nil {
-		return true, sigErr("namespaces: %v", err)
-	}
-	for _, s := range children(detached, nsDSig, "Signature") {
-		detached.RemoveChild(s)
-	}
-	referenced, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(p.prefixList).Canonicalize(detached)
-	if err != nil {
+	// The digest: el's exclusive canonical form with the Reference's
+	// InclusiveNamespaces, its Signature left out (enveloped-signature), written
+	// straight into the hash (c14n.go: goxmldsig's bytes, without its copies).
+	h := digestHashes[p.digestMethod].New()
+	if err := excC14n(h, el, p.prefixList, children(el, nsDSig, "Signature")); err != nil {
 		return true, sigErr("canonicalization: %v", err)
 	}
-	h := digestHashes[p.digestMethod].New()
-	h.Write(referenced)
 	if subtle.ConstantTimeCompare(h.Sum(nil), p.digestValue) != 1 {
 		return true, sigErr("digest mismatch: the signed element was changed")
 	}
 	// The SignedInfo, canonicalised with its in-scope namespaces (exc-c14n, no prefix
 	// list: as goxmldsig does).
-	sigCtx, err := ctx.SubContext(el)
-	if err != nil {
-		return true, sigErr("namespaces: %v", err)
-	}
-	sigCtx, err = sigCtx.SubContext(p.sig)
-	if err != nil {
-		return true, sigErr("namespaces: %v", err)
-	}
-	si, err := detach(sigCtx, p.signedInfo)
-	if err != nil {
-		return true, sigErr("namespaces: %v", err)
-	}
-	signedInfo, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(si)
-	if err != nil {
+	var si bytes.Buffer
+	if err := excC14n(&si, p.signedInfo, "", nil); err != nil {
 		return true, sigErr("canonicalization: %v", err)
 	}
+	signedInfo := si.Bytes()
 	sv, err := base64.StdEncoding.DecodeString(textOf(children(p.sig, nsDSig, "SignatureValue")[0]))
 	if err != nil {
 		return true, sigErr("the SignatureValue is not base64")
@@ -196,36 +172,6 @@ func verifyEnveloped(el *etree.Element, certs []*x509.Certificate) (bool, error)
 		return true, nil
 	}
 	return true, last
-}
-
-// detach copies el with every namespace in scope (from ctx and el) declared on the
-// copy, like goxmldsig's etreeutils.NSDetatch but without its 1,000-element traversal
-// limit (the pre-scan bounds the document: MaxElements, MaxDepth).
-func detach(ctx etreeutils.NSContext, el *etree.Element) (*etree.Element, error) {
-	scope, err := ctx.SubContext(el)
-	if err != nil {
-		return nil, err
-	}
-	cp := el.Copy()
-	attrs := make([]etree.Attr, 0, len(cp.Attr)+4)
-	for _, a := range cp.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-			continue
-		}
-		attrs = append(attrs, a)
-	}
-	for prefix, uri := range scope.Prefixes() {
-		switch {
-		case prefix == "xmlns" || prefix == "xml":
-		case prefix == "" && uri == etreeutils.XMLNamespace:
-		case prefix == "":
-			attrs = append(attrs, etree.Attr{Key: "xmlns", Value: uri})
-		default:
-			attrs = append(attrs, etree.Attr{Space: "xmlns", Key: prefix, Value: uri})
-		}
-	}
-	cp.Attr = attrs
-	return cp, nil
 }
 
 // parseVerified is the single-parse path: one parse of a pre-scanned Response, its
