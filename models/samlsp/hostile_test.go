@@ -24,6 +24,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -422,6 +423,16 @@ func hostileRows() []hostileRow {
 				doc, a := h.assertionSigned(samltest.Options{})
 				nameIDOf(h.t, a).SetText("admin@victim.example")
 				h.resignWith(a, h.evil.Key, h.idp.Cert.Raw, dsig.RSASHA256SignatureMethod)
+				return h.in(doc)
+			}},
+		// The SignatureValue is checked before the digest (verifyDigest): an element whose
+		// signature is not by a configured key is refused without being canonicalised, so
+		// the refusal names the signature, not the changed content.
+		{name: "signed by another key, then changed", reasons: rSig, detail: "does not verify",
+			build: func(h *hostile) input {
+				doc, a := h.assertionSigned(samltest.Options{})
+				a = h.resignWith(a, h.evil.Key, h.idp.Cert.Raw, dsig.RSASHA256SignatureMethod)
+				nameIDOf(h.t, a).SetText("admin@victim.example")
 				return h.in(doc)
 			}},
 		{name: "no KeyInfo, signed by another key", reasons: rSig,
@@ -926,6 +937,50 @@ func hostileRows() []hostileRow {
 			build: func(h *hostile) input {
 				doc, _ := h.assertionSigned(samltest.Options{})
 				extensions(doc.Root()).CreateElement("x").SetText(strings.Repeat("a", samlsp.MaxTextLength+1))
+				return h.in(doc)
+			}},
+		// Limits that keep the pre-scan and canonicalisation linear in the document's size:
+		// without them a 380 KB response of one element with 40,000 attributes cost 11.5 s
+		// of CPU before anything was verified (duplicate-attribute check, etree's attribute
+		// lookups and the canonical sort are quadratic per element).
+		{name: "more than MaxAttributes attributes on one element", reasons: rMal, detail: "attributes",
+			build: func(h *hostile) input {
+				doc, _ := h.assertionSigned(samltest.Options{})
+				x := extensions(doc.Root()).CreateElement("x")
+				for i := 0; i <= samlsp.MaxAttributes; i++ {
+					x.CreateAttr("a"+strconv.Itoa(i), "")
+				}
+				return h.in(doc)
+			}},
+		{name: "control: MaxAttributes attributes on one element", accept: true,
+			build: func(h *hostile) input {
+				doc, _ := h.assertionSigned(samltest.Options{})
+				x := extensions(doc.Root()).CreateElement("x")
+				for i := 0; i < samlsp.MaxAttributes; i++ {
+					x.CreateAttr("a"+strconv.Itoa(i), "")
+				}
+				return h.in(doc)
+			}},
+		{name: "more than MaxNamespaces prefixes in scope", reasons: rMal, detail: "namespace",
+			// Half on one element, half on its child: the limit is on what is in scope.
+			build: func(h *hostile) input {
+				doc, _ := h.assertionSigned(samltest.Options{})
+				x := extensions(doc.Root()).CreateElement("x")
+				y := x.CreateElement("y")
+				for i := 0; i <= samlsp.MaxNamespaces/2; i++ {
+					x.CreateAttr("xmlns:x"+strconv.Itoa(i), "urn:x")
+					y.CreateAttr("xmlns:y"+strconv.Itoa(i), "urn:y")
+				}
+				return h.in(doc)
+			}},
+		{name: "control: the same prefix redeclared on every element", accept: true,
+			build: func(h *hostile) input {
+				doc, _ := h.assertionSigned(samltest.Options{})
+				el := extensions(doc.Root())
+				for i := 0; i < samlsp.MaxDepth-8; i++ {
+					el = el.CreateElement("x")
+					el.CreateAttr("xmlns:p", "urn:p"+strconv.Itoa(i))
+				}
 				return h.in(doc)
 			}},
 		{name: "not XML", reasons: rMal,

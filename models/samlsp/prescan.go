@@ -6,17 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"strings"
 
 	"github.com/beevik/etree"
 )
 
-// Pre-scan limits (SECURITY.md §2).
+// Pre-scan limits (SECURITY.md §2). MaxAttributes and MaxNamespaces keep everything
+// after the scan linear in the document's size: the duplicate-attribute check, etree's
+// attribute lookups and the canonical attribute sort are quadratic per element, and
+// every element that declares a namespace copies the prefixes in scope. Responses from
+// real IdPs have at most 8 attributes on an element and 5 prefixes in scope.
 const (
 	MaxDepth      = 64
 	MaxElements   = 10000
 	MaxTextLength = 64 << 10
+	MaxAttributes = 64
+	MaxNamespaces = 64
 )
 
 // ErrMalformed wraps every refusal of the pre-scan.
@@ -38,10 +43,11 @@ func scanLimits(doc []byte, visit func(el xml.StartElement, depth int, parent xm
 }
 
 // scopeEntry is one element of the scan's stack: its raw name (to match the end tag),
-// its resolved name, and the namespace bindings in scope inside it.
+// its resolved name, and where its namespace declarations start in the scope's undo
+// log (leaving the element restores the bindings its parent had).
 type scopeEntry struct {
 	raw, name xml.Name
-	ns        map[string]string
+	nsMark    int
 	el        *etree.Element
 }
 
@@ -58,7 +64,7 @@ func scan(doc []byte, build bool, visit func(el xml.StartElement, depth int, par
 	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
 		return nil, malformed("encoding %q is not UTF-8", charset)
 	}
-	rootNS := map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}
+	ns := nsScope{m: map[string]string{xmlPrefix: xmlNamespace}}
 	var stack []scopeEntry
 	var tree *etree.Document
 	if build {
@@ -98,20 +104,21 @@ func scan(doc []byte, build bool, visit func(el xml.StartElement, depth int, par
 			if len(stack)+1 > MaxDepth {
 				return nil, malformed("nesting deeper than %d", MaxDepth)
 			}
-			ns := rootNS
+			if len(t.Attr) > MaxAttributes {
+				return nil, malformed("more than %d attributes on an element", MaxAttributes)
+			}
 			var parent scopeEntry
 			if len(stack) > 0 {
 				parent = stack[len(stack)-1]
-				ns = parent.ns
 			}
 			// Namespace declarations of this element.
-			copied := false
+			nsMark := ns.mark()
 			for _, a := range t.Attr {
 				var prefix string
 				switch {
 				case a.Name.Space == "xmlns":
 					prefix = a.Name.Local
-					if a.Value == "" || prefix == "xmlns" || (prefix == "xml") != (a.Value == rootNS["xml"]) {
+					if a.Value == "" || prefix == xmlnsPrefix || (prefix == xmlPrefix) != (a.Value == xmlNamespace) {
 						return nil, malformed("invalid declaration of namespace prefix %q", prefix)
 					}
 				case a.Name.Space == "" && a.Name.Local == "xmlns":
@@ -119,19 +126,19 @@ func scan(doc []byte, build bool, visit func(el xml.StartElement, depth int, par
 				default:
 					continue
 				}
-				if !copied {
-					ns, copied = maps.Clone(ns), true
-				}
-				ns[prefix] = a.Value
+				ns.set(prefix, a.Value)
+			}
+			if len(ns.m)-1 > MaxNamespaces { // xml is always bound
+				return nil, malformed("more than %d namespace prefixes in scope", MaxNamespaces)
 			}
 			resolve := func(n xml.Name, isAttr bool) (xml.Name, error) {
 				if n.Space == "" {
 					if isAttr {
 						return xml.Name{Local: n.Local}, nil
 					}
-					return xml.Name{Space: ns[""], Local: n.Local}, nil
+					return xml.Name{Space: ns.m[""], Local: n.Local}, nil
 				}
-				uri, ok := ns[n.Space]
+				uri, ok := ns.m[n.Space]
 				if !ok {
 					return xml.Name{}, malformed("undeclared namespace prefix %q", n.Space)
 				}
@@ -163,7 +170,7 @@ func scan(doc []byte, build bool, visit func(el xml.StartElement, depth int, par
 			if err := visit(xml.StartElement{Name: name}, len(stack)+1, parent.name); err != nil {
 				return nil, err
 			}
-			entry := scopeEntry{raw: t.Name, name: name, ns: ns}
+			entry := scopeEntry{raw: t.Name, name: name, nsMark: nsMark}
 			if build {
 				el := etree.NewElement(t.Name.Local)
 				el.Space = t.Name.Space
@@ -186,9 +193,11 @@ func scan(doc []byte, build bool, visit func(el xml.StartElement, depth int, par
 			if len(stack) == 0 {
 				return nil, malformed("unbalanced end element")
 			}
-			if top := stack[len(stack)-1]; top.raw != t.Name {
+			top := stack[len(stack)-1]
+			if top.raw != t.Name {
 				return nil, malformed("not well-formed XML: element %s closed by %s", top.raw.Local, t.Name.Local)
 			}
+			ns.restore(top.nsMark)
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(t) > MaxTextLength {

@@ -129,16 +129,6 @@ func verifyEnveloped(el *etree.Element, certs []*x509.Certificate) (bool, error)
 	if err != nil {
 		return true, err
 	}
-	// The digest: el's exclusive canonical form with the Reference's
-	// InclusiveNamespaces, its Signature left out (enveloped-signature), written
-	// straight into the hash (c14n.go: goxmldsig's bytes, without its copies).
-	h := digestHashes[p.digestMethod].New()
-	if err := excC14n(h, el, p.prefixList, children(el, nsDSig, "Signature")); err != nil {
-		return true, sigErr("canonicalization: %v", err)
-	}
-	if subtle.ConstantTimeCompare(h.Sum(nil), p.digestValue) != 1 {
-		return true, sigErr("digest mismatch: the signed element was changed")
-	}
 	// The SignedInfo, canonicalised with its in-scope namespaces (exc-c14n, no prefix
 	// list: as goxmldsig does).
 	var si bytes.Buffer
@@ -169,9 +159,26 @@ func verifyEnveloped(el *etree.Element, certs []*x509.Certificate) (bool, error)
 			last = sigErr("the signature does not verify with the configured certificate: %v", err)
 			continue
 		}
-		return true, nil
+		return true, verifyDigest(el, p)
 	}
 	return true, last
+}
+
+// verifyDigest checks the Reference's digest: el's exclusive canonical form with the
+// Reference's InclusiveNamespaces, its Signature left out (enveloped-signature),
+// written straight into the hash (c14n.go: goxmldsig's bytes, without its copies). It
+// runs after the SignatureValue has verified (W3C XML Signature Best Practices, #1:
+// the costly step only once the signature is authenticated), so a response that is
+// not signed by a configured key costs one SignedInfo, not the whole document.
+func verifyDigest(el *etree.Element, p *signedInfoPolicy) error {
+	h := digestHashes[p.digestMethod].New()
+	if err := excC14n(h, el, p.prefixList, children(el, nsDSig, "Signature")); err != nil {
+		return sigErr("canonicalization: %v", err)
+	}
+	if subtle.ConstantTimeCompare(h.Sum(nil), p.digestValue) != 1 {
+		return sigErr("digest mismatch: the signed element was changed")
+	}
+	return nil
 }
 
 // parseVerified is the single-parse path: one parse of a pre-scanned Response, its
