@@ -73,6 +73,12 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 		}
 		pgData = durablePG.pgData
 	}
+	// The server's memory limit and GOGC (cmd/gatehouse applies them at start).
+	prevLimit, prevGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
+	debug.SetGCPercent(prevGC)
+	models.ApplyMemoryLimit()
+	models.ApplyGCPercent()
+	b.Cleanup(func() { debug.SetMemoryLimit(prevLimit); debug.SetGCPercent(prevGC) })
 	a := testapp.Serve(b, testapp.Options{})
 	owner := a.Client(b)
 	owner.Get("/setup/")
@@ -338,9 +344,11 @@ func postgresCPU(pgData string) time.Duration {
 func BenchmarkWrongPasswordRSS(b *testing.B) {
 	const burst = 30
 	// The server's soft memory limit (cmd/gatehouse applies it at start).
-	prev := debug.SetMemoryLimit(-1)
+	prev, prevGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
+	debug.SetGCPercent(prevGC)
 	models.ApplyMemoryLimit()
-	b.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	models.ApplyGCPercent()
+	b.Cleanup(func() { debug.SetMemoryLimit(prev); debug.SetGCPercent(prevGC) })
 	a := testapp.New(b, testapp.Options{})
 	ctx := context.Background()
 	var peak, shed, other int64

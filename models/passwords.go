@@ -53,6 +53,25 @@ func ApplyMemoryLimit() int64 {
 	return MemoryLimit()
 }
 
+// DefaultGCPercent is the collector's GOGC when the operator has not set one. Under
+// the soft memory limit a higher GOGC costs no unbounded memory (the limit still has
+// garbage collected when the heap nears it) and collects less often while the heap is
+// small: the collector's marking per SSO login went from 0.21 to 0.10 ms of CPU
+// (BenchmarkSSOLoginThroughput's profile, issue 12).
+const DefaultGCPercent = 400
+
+// ApplyGCPercent sets DefaultGCPercent unless the operator set GOGC, and returns the
+// GOGC in effect.
+func ApplyGCPercent() int {
+	if os.Getenv("GOGC") != "" {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(DefaultGCPercent)
+	return DefaultGCPercent
+}
+
 // ErrBusy: password hashing is at capacity; try again shortly (HTTP 503, Retry-After).
 var ErrBusy = errors.New("password hashing is at capacity")
 

@@ -93,3 +93,19 @@ func TestApplyMemoryLimit(t *testing.T) {
 		t.Fatalf("GOMEMLIMIT overridden: %d", got)
 	}
 }
+
+// The collector runs at DefaultGCPercent unless GOGC is set.
+func TestApplyGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	if got := ApplyGCPercent(); got != DefaultGCPercent || debug.SetGCPercent(DefaultGCPercent) != DefaultGCPercent {
+		t.Fatalf("default GOGC: %d", got)
+	}
+	debug.SetGCPercent(50) // as the runtime does from GOGC=50
+	t.Setenv("GOGC", "50")
+	if got := ApplyGCPercent(); got != 50 || debug.SetGCPercent(50) != 50 {
+		t.Fatalf("GOGC overridden: %d", got)
+	}
+}

@@ -23,7 +23,7 @@ import (
 // serve runs the web server and the job workers until ctx ends (SIGINT/SIGTERM), then
 // drains requests and jobs before stopping the embedded database.
 func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
-	log.Info("memory limit", "bytes", models.ApplyMemoryLimit())
+	log.Info("memory", "limit_bytes", models.ApplyMemoryLimit(), "gogc", models.ApplyGCPercent())
 	return withDB(ctx, cfg, log, func(a *app) error {
 		sender, err := a.sender()
 		if err != nil {
