@@ -343,7 +343,7 @@ func postgresCPU(pgData string) time.Duration {
 //	go test ./handlers -run '^$' -bench WrongPasswordRSS -benchtime 5x
 func BenchmarkWrongPasswordRSS(b *testing.B) {
 	const burst = 30
-	// The server's soft memory limit (cmd/gatehouse applies it at start).
+	// The server's soft memory limit and GOGC (cmd/gatehouse applies them at start).
 	prev, prevGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
 	debug.SetGCPercent(prevGC)
 	models.ApplyMemoryLimit()
