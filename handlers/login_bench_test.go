@@ -73,12 +73,7 @@ func BenchmarkSSOLoginThroughput(b *testing.B) {
 		}
 		pgData = durablePG.pgData
 	}
-	// The server's memory limit and GOGC (cmd/gatehouse applies them at start).
-	prevLimit, prevGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
-	debug.SetGCPercent(prevGC)
-	models.ApplyMemoryLimit()
-	models.ApplyGCPercent()
-	b.Cleanup(func() { debug.SetMemoryLimit(prevLimit); debug.SetGCPercent(prevGC) })
+	serverRuntime(b)
 	a := testapp.Serve(b, testapp.Options{})
 	owner := a.Client(b)
 	owner.Get("/setup/")
@@ -343,12 +338,7 @@ func postgresCPU(pgData string) time.Duration {
 //	go test ./handlers -run '^$' -bench WrongPasswordRSS -benchtime 5x
 func BenchmarkWrongPasswordRSS(b *testing.B) {
 	const burst = 30
-	// The server's soft memory limit and GOGC (cmd/gatehouse applies them at start).
-	prev, prevGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
-	debug.SetGCPercent(prevGC)
-	models.ApplyMemoryLimit()
-	models.ApplyGCPercent()
-	b.Cleanup(func() { debug.SetMemoryLimit(prev); debug.SetGCPercent(prevGC) })
+	serverRuntime(b)
 	a := testapp.New(b, testapp.Options{})
 	ctx := context.Background()
 	var peak, shed, other int64
@@ -435,4 +425,17 @@ func residentKB() int64 {
 		}
 	}
 	return 0
+}
+
+// serverRuntime applies the server's soft memory limit and GOGC, as cmd/gatehouse does
+// at start, for the rest of the benchmark.
+func serverRuntime(b *testing.B) {
+	prevLimit, prevGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
+	debug.SetGCPercent(prevGC)
+	models.ApplyMemoryLimit()
+	models.ApplyGCPercent()
+	b.Cleanup(func() {
+		debug.SetMemoryLimit(prevLimit)
+		debug.SetGCPercent(prevGC)
+	})
 }

@@ -13,8 +13,8 @@ import (
 
 // Pre-scan limits (SECURITY.md §2). MaxAttributes and MaxNamespaces keep everything
 // after the scan linear in the document's size: the duplicate-attribute check, etree's
-// attribute lookups and the canonical attribute sort are quadratic per element, and
-// every element that declares a namespace copies the prefixes in scope. Responses from
+// attribute lookups and the canonical attribute sort are quadratic per element, and the
+// canonicaliser declares every prefix in scope on the signed element. Responses from
 // real IdPs have at most 8 attributes on an element and 5 prefixes in scope.
 const (
 	MaxDepth      = 64
