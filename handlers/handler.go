@@ -47,6 +47,8 @@ type Handler struct {
 	Mailer   *models.Mailer
 	Fetcher  models.MetadataGetter
 	Secrets  *models.Keyring // seals the orgs' SP private keys
+	// ACSConfig is the ACS's short cache of org providers (nil: read every time).
+	ACSConfig *models.ProviderCache
 	// Resolver answers the verified-domain DNS lookups (GATEHOUSE_DNS_RESOLVER).
 	Resolver *dnscheck.Resolver
 	// Google and GitHub are nil when their client credentials are not configured.

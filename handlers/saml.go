@@ -175,7 +175,10 @@ func (h *Handler) redirectExternal(c *fiber.Ctx, to string) error {
 func (h *Handler) acs(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	attempt := models.SSOAttempt{Outcome: "failure", IP: clientIP(c)}
-	org, p, err := h.samlOrg(c)
+	org, p, version, err := h.ACSConfig.OrgAndProvider(ctx, h.DB.Bun, copyString(c.Params("slug")))
+	if err == nil && !p.IsSAML() {
+		err = models.ErrNotFound // as samlOrg: the same answer as for a missing org
+	}
 	if org != nil {
 		attempt.OrgID = org.ID
 	}
@@ -298,7 +301,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 		keep = time.Now()
 	}
 	handoff := models.SAMLHandoff{Issuer: a.Issuer, AssertionID: a.ID, ReplayUntil: keep.Add(24 * time.Hour),
-		Identity: id, NameID: a.NameID, NameRef: a.Ref().Encode(), Attributes: a.Attributes, Next: next}
+		Identity: id, NameID: a.NameID, NameRef: a.Ref().Encode(), Attributes: a.Attributes, Next: next, ProviderVersion: version}
 	if req != nil {
 		handoff.RelayState = req.RelayState
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/handlers/testapp"
 	"gatehouse/models"
@@ -146,5 +147,84 @@ func TestLongestSealedHandoffOverHTTP(t *testing.T) {
 	}
 	if longest < models.MaxSealedHandoff-100 {
 		t.Fatalf("the longest sealed completion URL tried was %d characters: the test did not reach the limit", longest)
+	}
+}
+
+// A response is accepted only under the settings it was validated with: when the
+// provider changes between the ACS and the completion step (here: IdP-initiated
+// sign-in turned off), the waiting sign-in is refused, logged, and signs nobody in.
+// The ACS reads the provider through a short cache (models.ProviderCache): a change
+// made through this instance is seen at once; one made by another instance is seen
+// by the ACS when the entry ages out, and until then the completion refuses.
+func TestSSOHandoffRefusedAfterSettingsChange(t *testing.T) {
+	e := newSSOEnv(t, true)
+	acs := func(c *testapp.Client, u samltest.User) *testapp.Response {
+		t.Helper()
+		raw := e.idp.Response(t, e.sp, u, samltest.Options{})
+		req, _ := http.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return c.CrossSite(req)
+	}
+	settings := func(allowIdPInitiated bool) {
+		t.Helper()
+		v := url.Values{"default_role": {"member"}, "sso_session_hours": {"168"}}
+		if allowIdPInitiated {
+			v.Set("allow_idp_initiated", "1")
+		}
+		if res := e.owner.Post("/settings/acme/auth/settings/", v); res.Status != http.StatusSeeOther {
+			t.Fatalf("settings: %d\n%s", res.Status, res.Body)
+		}
+	}
+	signsIn := func(c *testapp.Client, res *testapp.Response) bool {
+		t.Helper()
+		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/sso/complete/") {
+			t.Fatalf("ACS: %d %s", res.Status, res.Location)
+		}
+		done := c.Get(res.Location)
+		return done.Status == http.StatusSeeOther && done.Location == "/organizations/acme/" && c.Get("/organizations/acme/").Status == http.StatusOK
+	}
+	now := time.Now()
+	e.a.Handler.ACSConfig.Now = func() time.Time { return now }
+	settings(true)
+
+	// Validated, then the owner turns IdP-initiated sign-in off: refused at completion.
+	dana := e.a.Client(t)
+	res := acs(dana, user("dana-1", "dana@example.com"))
+	settings(false)
+	if signsIn(dana, res) {
+		t.Fatal("a sign-in validated before IdP-initiated sign-in was turned off completed after it")
+	}
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = ? AND idp_user_id = 'dana-1'`, models.ReasonSettingsChanged); n != 1 {
+		t.Fatalf("refusal logged %d times", n)
+	}
+	// The owner's change went through this instance: its ACS sees it at once.
+	if res := acs(e.a.Client(t), user("dana-1", "dana@example.com")); res.Status != http.StatusForbidden {
+		t.Fatalf("an unsolicited response right after IdP-initiated sign-in was turned off: %d %s", res.Status, res.Location)
+	}
+	// And turned back on, at once too: no sign-in is refused for a stale entry.
+	settings(true)
+	if !signsIn(dana, acs(dana, user("dana-1", "dana@example.com"))) {
+		t.Fatal("a sign-in right after the owner's change was refused")
+	}
+
+	// Another instance turns it off (a write this instance's statements do not see):
+	// within the entry's lifetime the ACS still validates with what it read, and the
+	// completion refuses all the same.
+	now = now.Add(models.ProviderCacheTTL + time.Millisecond)
+	if !signsIn(e.a.Client(t), acs(e.a.Client(t), user("erin-1", "erin@example.com"))) { // read and kept
+		t.Fatal("erin's first sign-in failed")
+	}
+	if _, err := e.a.DB.SQL.ExecContext(context.Background(), "UPDATE auth_providers SET allow_idp_initiated = false"); err != nil {
+		t.Fatal(err)
+	}
+	erin := e.a.Client(t)
+	res = acs(erin, user("erin-1", "erin@example.com"))
+	if signsIn(erin, res) {
+		t.Fatal("a sign-in validated with cached settings completed after another instance changed them")
+	}
+	// Once the entry is older than its lifetime, the ACS reads the change.
+	now = now.Add(models.ProviderCacheTTL)
+	if res := acs(e.a.Client(t), user("erin-1", "erin@example.com")); res.Status != http.StatusForbidden {
+		t.Fatalf("after the cache's lifetime, an unsolicited response: %d %s", res.Status, res.Location)
 	}
 }

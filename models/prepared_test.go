@@ -133,10 +133,15 @@ func TestPreparedStatementsInEveryExecMode(t *testing.T) {
 			if _, err := db.Bun.ExecContext(ctx, "INSERT INTO auth_providers (org_id, kind, status, scim_enabled) VALUES (?, 'saml2', 'active', true)", org.ID); err != nil {
 				t.Fatal(err)
 			}
+			var acs *models.ProviderCache // nil: what the ACS reads, read every time
+			_, _, version, err := acs.OrgAndProvider(ctx, db.Bun, "acme")
+			if err != nil || version == "" {
+				t.Fatalf("provider version %q: %v", version, err)
+			}
 			for i := 0; i < 3; i++ { // JIT, then the returning sign-in (twice: cached statements)
 				token, err := models.HandOffSAML(ctx, db.Bun, nil, org.ID, models.SAMLHandoff{Issuer: "https://idp.example", AssertionID: "a-" + strconv.Itoa(i),
 					ReplayUntil: time.Now().Add(time.Hour), Identity: samlsp.Identity{ID: "ada", Email: "ada@example.com"}, NameID: "ada",
-					Attributes: map[string][]string{"email": {"ada@example.com"}}, Next: "/"})
+					Attributes: map[string][]string{"email": {"ada@example.com"}}, Next: "/", ProviderVersion: version})
 				if err != nil {
 					t.Fatal(err)
 				}

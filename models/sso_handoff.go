@@ -27,9 +27,12 @@ import (
 // only that this server validated it less than HandoffLifetime ago; what makes it
 // single-use is the completing transaction itself: the assertion enters the replay
 // cache there (kept at least as long as the token opens), and an SP-initiated one
-// also takes its request state, which is bound to the session that started it. A
-// handoff too long for a URL (hundreds of group values) waits in the unlogged
-// sso_handoffs table instead, under a random token deleted when used.
+// also takes its request state, which is bound to the session that started it. The
+// token also names the provider version the ACS validated under, and the completing
+// transaction accepts only that version (ProviderCache explains why the ACS may have
+// read it a moment earlier). A handoff too long for a URL (hundreds of group values)
+// waits in the unlogged sso_handoffs table instead, under a random token deleted
+// when used.
 
 // HandoffLifetime is how long a validated response waits for its browser.
 const HandoffLifetime = 2 * time.Minute
@@ -56,6 +59,9 @@ type SAMLHandoff struct {
 	NameRef     string              `json:"name_ref,omitempty"` // samlsp.NameRef.Encode: the IdP session, for SP-initiated logout
 	Attributes  map[string][]string `json:"attributes"`
 	Next        string              `json:"next"`
+	// ProviderVersion is the version of the provider row the ACS validated with
+	// (ProviderCache explains): the completion refuses any other.
+	ProviderVersion string `json:"provider_version"`
 }
 
 // sealedHandoff is what a sealed token carries.
@@ -205,7 +211,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 				return err
 			}
 		}
-		org, p, err := OrgAndProviderByID(ctx, tx, orgID)
+		org, p, version, err := orgAndProviderVersion(ctx, tx, orgID)
 		if err != nil {
 			return err
 		}
@@ -214,6 +220,13 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 			res.NameRef = h.NameID
 		}
 		res.Attempt = SSOAttempt{OrgID: org.ID, Outcome: "failure", IP: b.IP, IDPUserID: h.Identity.ID, Email: h.Identity.Email}
+		if version != h.ProviderVersion {
+			// The ACS validated under other settings (changed since, or read from
+			// its cache before a change): nothing it concluded stands.
+			return &SSOError{Reason: ReasonSettingsChanged,
+				Message: "Your organization's single sign-on settings changed while you were signing in. Please sign in again.",
+				Hint:    "The provider was changed between the ACS's validation and this step; the response was validated under the previous settings."}
+		}
 		var start *SSOStart
 		if h.RelayState != "" {
 			// SP-initiated: only the session that started the request may finish it.

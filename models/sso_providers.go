@@ -121,11 +121,19 @@ func SAMLSettings(baseURL string, org *Organization, p *AuthProvider) samlsp.Set
 // endpoints' first read). An org without a provider is returned with an error that
 // IsNotFound; a missing org is ErrNotFound with no org.
 func OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, error) {
-	return orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+	org, p, _, err := orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+	return org, p, err
 }
 
 // OrgAndProviderByID is OrgAndProvider by the org's id.
 func OrgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, error) {
+	org, p, _, err := orgAndProviderVersion(ctx, db, orgID)
+	return org, p, err
+}
+
+// orgAndProviderVersion is OrgAndProviderByID with the provider's version
+// (orgWithProvider.Version; "" without a provider).
+func orgAndProviderVersion(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, string, error) {
 	return orgAndProvider(ctx, db, qOrgProviderByID, orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
 }
 
@@ -133,6 +141,11 @@ func OrgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organiza
 type orgWithProvider struct {
 	P AuthProvider `bun:"embed:p_"`
 	O Organization `bun:"embed:o_"`
+	// Version names this version of the provider row: its id and the transaction
+	// that wrote it (xmin), which every UPDATE of the row changes, whichever code
+	// path makes it. A sign-in validated under one version completes only under the
+	// same one (CompleteSSOHandoff).
+	Version string `bun:"version"`
 }
 
 var (
@@ -143,25 +156,25 @@ var (
 func prepareOrgProvider(where string) *preparedQuery {
 	return prepare(func(db bun.IDB) string {
 		return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
-			" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
+			", p.id::text || '.' || p.xmin::text AS version FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
 	})
 }
 
-func orgAndProvider(ctx context.Context, db bun.IDB, q *preparedQuery, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, error) {
+func orgAndProvider(ctx context.Context, db bun.IDB, q *preparedQuery, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, string, error) {
 	var row orgWithProvider
 	err := q.scanOne(ctx, db, &row, arg)
 	if err == nil {
-		return &row.O, &row.P, nil
+		return &row.O, &row.P, row.Version, nil
 	}
 	if err = notFound(err, "auth provider"); !IsNotFound(err) {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	// No provider (rare on these paths): the org alone, or not found.
 	org, oerr := orgOnly()
 	if oerr != nil {
-		return nil, nil, oerr
+		return nil, nil, "", oerr
 	}
-	return org, nil, err
+	return org, nil, "", err
 }
 
 // ProviderOf returns org's provider, or ErrNotFound.

@@ -140,6 +140,8 @@ const (
 	ReasonOtherBrowser  = "other_browser"
 	ReasonOwnerInvite   = "owner_invitation"
 	ReasonDeprovisioned = "deprovisioned"
+	// ReasonSettingsChanged: the provider changed between the ACS and the completion.
+	ReasonSettingsChanged = "settings_changed"
 )
 
 // SSOOutcome is what a successful assertion leads to.

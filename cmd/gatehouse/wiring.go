@@ -101,7 +101,7 @@ func (a *app) handler() (*handlers.Handler, error) {
 		return nil, err
 	}
 	h := &handlers.Handler{DB: a.db, Sessions: a.sessions(), Mailer: mailer, Log: a.log, Fetcher: fetch.New(a.cfg.AllowPrivateMetadata),
-		Resolver: resolver, Secrets: keys, Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == "",
+		Resolver: resolver, Secrets: keys, ACSConfig: models.NewProviderCache(a.db.Bun), Config: handlers.Config{BaseURL: a.cfg.BaseURL, DevMail: a.cfg.SMTPURL == "",
 			RequestTimeout: a.cfg.RequestTimeout, TrustedProxies: a.cfg.TrustedProxies}}
 	callback := a.cfg.BaseURL.String() + handlers.OAuthCallbackPath
 	if a.cfg.GoogleClientID != "" {

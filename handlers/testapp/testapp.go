@@ -96,7 +96,7 @@ func New(t testing.TB, opts Options) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true), Secrets: keys, Resolver: resolver,
+	h := &handlers.Handler{DB: tdb, Sessions: sm, Mailer: mailer, Log: log, Fetcher: fetch.New(true), Secrets: keys, ACSConfig: models.NewProviderCache(tdb.Bun), Resolver: resolver,
 		Config: handlers.Config{BaseURL: u, DevMail: opts.Sender == nil, RequestTimeout: opts.RequestTimeout, TrustedProxies: opts.TrustedProxies}}
 	if opts.Google != nil {
 		opts.Google.RedirectURL = base + handlers.OAuthCallbackPath
