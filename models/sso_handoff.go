@@ -179,8 +179,16 @@ type HandoffResult struct {
 	Activation *SSOResultStarter
 }
 
-var qRememberAssertion = prepare(func(bun.IDB) string {
-	return "INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+// qOpenHandoff is the completion's first statement, one round trip: the org $1 with
+// its provider and the provider's version (as qOrgProviderByID), and the assertion
+// ($2 issuer, $3 id, kept until $4) entered into the replay cache, "fresh" when it
+// was new there. The entry stands only if the transaction commits, which it does
+// only after every other check has passed (SECURITY.md, SAML 7); a second use waits
+// on the first's entry and then finds it.
+var qOpenHandoff = prepare(func(db bun.IDB) string {
+	return "WITH replay AS (INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at)" +
+		" SELECT id, $2::text, $3::text, $4::timestamptz FROM organizations WHERE id = $1 ON CONFLICT DO NOTHING RETURNING 1) " +
+		orgProviderSQL(db, ", EXISTS (SELECT 1 FROM replay) AS fresh", "p.org_id = $1")
 })
 
 var qTakeHandoff = prepare(func(bun.IDB) string {
@@ -211,7 +219,9 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 				return err
 			}
 		}
-		org, p, version, err := orgAndProviderVersion(ctx, tx, orgID)
+		var row orgWithProvider
+		org, p, version, err := scanOrgProvider(ctx, tx, qOpenHandoff, &row, func() (*Organization, error) { return getOrg(ctx, tx, orgID) },
+			orgID, h.Issuer, h.AssertionID, h.ReplayUntil)
 		if err != nil {
 			return err
 		}
@@ -246,11 +256,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 				res.Activation = &SSOResultStarter{UserID: req.UserID, Flow: b.Flow}
 			}
 		}
-		ins, err := qRememberAssertion.exec(ctx, tx, org.ID, h.Issuer, h.AssertionID, h.ReplayUntil)
-		if err != nil {
-			return fmt.Errorf("replay cache: %w", err)
-		}
-		if n, _ := ins.RowsAffected(); n == 0 {
+		if !row.Fresh { // entered into the replay cache by qOpenHandoff
 			return &SSOError{Reason: ReasonReplay, Hint: "This assertion was already used: each response is accepted once."}
 		}
 		id := SSOIdentity{Identity: h.Identity, NameID: h.NameID, NameRef: h.NameRef, Attributes: h.Attributes}

@@ -127,14 +127,8 @@ func OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization
 
 // OrgAndProviderByID is OrgAndProvider by the org's id.
 func OrgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, error) {
-	org, p, _, err := orgAndProviderVersion(ctx, db, orgID)
+	org, p, _, err := orgAndProvider(ctx, db, qOrgProviderByID, orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
 	return org, p, err
-}
-
-// orgAndProviderVersion is OrgAndProviderByID with the provider's version
-// (orgWithProvider.Version; "" without a provider).
-func orgAndProviderVersion(ctx context.Context, db bun.IDB, orgID int64) (*Organization, *AuthProvider, string, error) {
-	return orgAndProvider(ctx, db, qOrgProviderByID, orgID, func() (*Organization, error) { return getOrg(ctx, db, orgID) })
 }
 
 // orgWithProvider is one row of both (a prepared statement: see prepared.go).
@@ -146,6 +140,8 @@ type orgWithProvider struct {
 	// path makes it. A sign-in validated under one version completes only under the
 	// same one (CompleteSSOHandoff).
 	Version string `bun:"version"`
+	// Fresh: the assertion was new to the replay cache (qOpenHandoff only).
+	Fresh bool `bun:"fresh"`
 }
 
 var (
@@ -154,15 +150,26 @@ var (
 )
 
 func prepareOrgProvider(where string) *preparedQuery {
-	return prepare(func(db bun.IDB) string {
-		return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
-			", p.id::text || '.' || p.xmin::text AS version FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
-	})
+	return prepare(func(db bun.IDB) string { return orgProviderSQL(db, "", where) })
+}
+
+// orgProviderSQL selects one orgWithProvider row where where holds, with extra
+// columns ("" or ", …") after the version.
+func orgProviderSQL(db bun.IDB, extra, where string) string {
+	return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
+		", p.id::text || '.' || p.xmin::text AS version" + extra +
+		" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
 }
 
 func orgAndProvider(ctx context.Context, db bun.IDB, q *preparedQuery, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, string, error) {
 	var row orgWithProvider
-	err := q.scanOne(ctx, db, &row, arg)
+	return scanOrgProvider(ctx, db, q, &row, orgOnly, arg)
+}
+
+// scanOrgProvider runs q with args into row; without a provider it returns the org
+// alone (orgOnly) and ErrNotFound.
+func scanOrgProvider(ctx context.Context, db bun.IDB, q *preparedQuery, row *orgWithProvider, orgOnly func() (*Organization, error), args ...any) (*Organization, *AuthProvider, string, error) {
+	err := q.scanOne(ctx, db, row, args...)
 	if err == nil {
 		return &row.O, &row.P, row.Version, nil
 	}
