@@ -236,6 +236,19 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 			requestID = req.RequestID
 		}
 	}
+	if req != nil && (req.Purpose == models.PurposeTest || req.Purpose == models.PurposeActivate) {
+		// An owner's round trip reports on the settings as they are now, not as
+		// another instance's change may have left this instance's cache.
+		if org, p, version, err = models.OrgAndProviderVersion(ctx, h.DB.Bun, org.Slug); err == nil && !p.IsSAML() {
+			err = models.ErrNotFound
+		}
+		if errors.Is(err, models.ErrNotFound) {
+			return fail(models.ReasonNoProvider, "no SAML provider for this organization")
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if req == nil && !p.AllowIdPInitiated {
 		return fail(models.ReasonNotAllowed, "an unsolicited response, and this organization does not allow IdP-initiated login")
 	}

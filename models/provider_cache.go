@@ -20,13 +20,16 @@ import (
 // ACS seals the version it validated under into the handoff (SAMLHandoff.
 // ProviderVersion), and the completing transaction reads the provider row itself and
 // refuses the sign-in unless the row is still that version (ReasonSettingsChanged).
-// The version is the row's id and xmin, which every UPDATE of the row changes
-// whichever code path makes it (settings, metadata refresh, certificate jobs), so no
-// writer has to remember to invalidate anything. A sign-in is therefore accepted only
-// under the provider settings in the database when it completes, as without the
-// cache; the cost of a stale entry is that a response arriving within
-// ProviderCacheTTL of a change is refused at completion and the person signs in
-// again.
+// The version is the row's id and settings_version, which a trigger bumps on every
+// UPDATE that changes a setting, whichever code path makes it (the settings pages,
+// the CLI, metadata refresh, another instance), so no writer has to remember to
+// invalidate anything; bookkeeping (refresh times, certificate warnings) leaves it
+// alone. A sign-in is therefore accepted only under the provider settings in the
+// database when it completes, as without the cache; the cost of a stale entry is
+// that a response arriving within ProviderCacheTTL of a change is refused at
+// completion and the person signs in again. (The completion reads the provider
+// without locking it: a change that commits while a sign-in is completing, within
+// milliseconds, does not stop that sign-in; one that committed before it does.)
 //
 // A change made through this instance is seen at once: the cache watches this
 // instance's statements (a bun query hook) and, after any that writes auth_providers,
@@ -108,7 +111,7 @@ func (c *ProviderCache) invalidate() {
 // returned are the caller's copies; their maps and slices are shared and read-only.
 func (c *ProviderCache) OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, string, error) {
 	if c == nil {
-		return orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+		return OrgAndProviderVersion(ctx, db, slug)
 	}
 	now := c.now()
 	c.mu.Lock()
@@ -119,7 +122,7 @@ func (c *ProviderCache) OrgAndProvider(ctx context.Context, db bun.IDB, slug str
 		org, p := e.org, e.p
 		return &org, &p, e.version, nil
 	}
-	org, p, version, err := orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+	org, p, version, err := OrgAndProviderVersion(ctx, db, slug)
 	if err != nil || p == nil || bypass {
 		return org, p, version, err
 	}
@@ -134,6 +137,12 @@ func (c *ProviderCache) OrgAndProvider(ctx context.Context, db bun.IDB, slug str
 	c.entries[slug] = providerEntry{org: *org, p: *p, version: version, read: now}
 	c.mu.Unlock()
 	return org, p, version, nil
+}
+
+// OrgAndProviderVersion is OrgAndProvider with the provider's version, read now
+// (ProviderCache.OrgAndProvider without the cache).
+func OrgAndProviderVersion(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, string, error) {
+	return orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
 }
 
 func (c *ProviderCache) now() time.Time {

@@ -45,6 +45,9 @@ type AuthProvider struct {
 	ActivatedAt         *time.Time     `bun:"activated_at"`
 	CreatedAt           time.Time      `bun:"created_at,nullzero,default:now()"`
 	UpdatedAt           time.Time      `bun:"updated_at,nullzero,default:now()"`
+	// SettingsVersion is kept by a trigger (orgWithProvider.Version); scanned when a
+	// statement returns it, never written.
+	SettingsVersion int64 `bun:"settings_version,scanonly"`
 }
 
 // ProviderConfig is the stored registration of a SAML IdP and its attribute mapping.
@@ -135,10 +138,10 @@ func OrgAndProviderByID(ctx context.Context, db bun.IDB, orgID int64) (*Organiza
 type orgWithProvider struct {
 	P AuthProvider `bun:"embed:p_"`
 	O Organization `bun:"embed:o_"`
-	// Version names this version of the provider row: its id and the transaction
-	// that wrote it (xmin), which every UPDATE of the row changes, whichever code
-	// path makes it. A sign-in validated under one version completes only under the
-	// same one (CompleteSSOHandoff).
+	// Version names this version of the provider's settings: its id and
+	// settings_version, which a trigger bumps on every UPDATE that changes them,
+	// whichever code path makes it (migration 20261206120000). A sign-in validated
+	// under one version completes only under the same one (CompleteSSOHandoff).
 	Version string `bun:"version"`
 	// Fresh: the assertion was new to the replay cache (qOpenHandoff only).
 	Fresh bool `bun:"fresh"`
@@ -157,7 +160,7 @@ func prepareOrgProvider(where string) *preparedQuery {
 // columns ("" or ", …") after the version.
 func orgProviderSQL(db bun.IDB, extra, where string) string {
 	return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
-		", p.id::text || '.' || p.xmin::text AS version" + extra +
+		", p.id::text || '.' || p.settings_version::text AS version" + extra +
 		" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
 }
 

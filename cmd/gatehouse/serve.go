@@ -33,6 +33,12 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		// The handler first: it adds the ACS cache's query hook to the database handle,
+		// which must happen before anything (the jobs) runs statements on it.
+		h, err := a.handler()
+		if err != nil {
+			return err
+		}
 		jobs, err := models.NewJobs(a.db.Pool, a.db.Bun, emails.Renderer{BaseURL: cfg.BaseURL.String()}.Render, sender,
 			fetch.New(a.cfg.AllowPrivateMetadata), resolver)
 		if err != nil {
@@ -40,10 +46,6 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		}
 		if err := jobs.Start(ctx); err != nil {
 			return fmt.Errorf("start jobs: %w", err)
-		}
-		h, err := a.handler()
-		if err != nil {
-			return err
 		}
 		web := handlers.NewApp(h)
 		ln, err := net.Listen("tcp", cfg.Addr)
