@@ -27,6 +27,16 @@ func withGroups(u samltest.User, n int) samltest.User {
 	return u
 }
 
+// unsolicited posts u's IdP-initiated response to the ACS cross-site, as the IdP's
+// form does, and returns the ACS's answer without following it.
+func (e *ssoEnv) unsolicited(c *testapp.Client, u samltest.User) *testapp.Response {
+	e.t.Helper()
+	raw := e.idp.Response(e.t, e.sp, u, samltest.Options{})
+	req, _ := http.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.CrossSite(req)
+}
+
 // The ACS hands a validated response to the completion step sealed in its URL, with
 // nothing written; it is used once; a forged or altered one is refused; one too long
 // for a URL waits in the unlogged table and completes the same way.
@@ -34,10 +44,7 @@ func TestSSOHandoffTravelsSealed(t *testing.T) {
 	e := newSSOEnv(t, true)
 	acsPost := func(c *testapp.Client, u samltest.User) *testapp.Response {
 		t.Helper()
-		raw := e.idp.Response(t, e.sp, u, samltest.Options{})
-		req, _ := http.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res := c.CrossSite(req)
+		res := e.unsolicited(c, u)
 		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/auth/sso/complete/") {
 			t.Fatalf("ACS: %d %s", res.Status, res.Location)
 		}
@@ -158,13 +165,7 @@ func TestLongestSealedHandoffOverHTTP(t *testing.T) {
 // by the ACS when the entry ages out, and until then the completion refuses.
 func TestSSOHandoffRefusedAfterSettingsChange(t *testing.T) {
 	e := newSSOEnv(t, true)
-	acs := func(c *testapp.Client, u samltest.User) *testapp.Response {
-		t.Helper()
-		raw := e.idp.Response(t, e.sp, u, samltest.Options{})
-		req, _ := http.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		return c.CrossSite(req)
-	}
+	acs := e.unsolicited
 	settings := func(allowIdPInitiated bool) {
 		t.Helper()
 		v := url.Values{"default_role": {"member"}, "sso_session_hours": {"168"}}
