@@ -369,3 +369,29 @@ func TestSCIMCreateOfAnSSOMemberConflicts(t *testing.T) {
 		t.Fatalf("%d members", n)
 	}
 }
+
+// A SCIM User renamed after the person's first sign-in, then deleted, keeps the
+// person out: the deletion record names the renamed User and the linked account, and
+// the sign-in (IdP user id and address as at first) is refused, with no member made.
+func TestSCIMRenameThenDeleteKeepsThePersonOut(t *testing.T) {
+	e := newSCIMEnv(t)
+	id := scimCreate(t, e, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"kim@example.com","emails":[{"value":"kim@example.com","primary":true}]}`)
+	kim := e.a.Client(t)
+	if res := e.ssoAs(kim, user("kim-1", "kim@example.com")); res.Status != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %d %s\n%s", res.Status, res.Location, res.Body)
+	}
+	rename := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"userName":"kimberly@example.com"}}]}`
+	if r := e.do("PATCH", "/Users/"+id, rename); r.Status != 200 {
+		t.Fatalf("rename: %d %s", r.Status, r.Raw)
+	}
+	if r := e.do("DELETE", "/Users/"+id, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.Status, r.Raw)
+	}
+	if n := e.count(`SELECT count(*) FROM scim_removed WHERE user_id IS NOT NULL AND user_name = 'kimberly@example.com'`); n != 1 {
+		t.Fatalf("the deletion record does not name the renamed User and kim's account (%d)", n)
+	}
+	wantRemovedByIdP(t, e.ssoAs(e.a.Client(t), user("kim-1", "kim@example.com")))
+	if n := e.count(`SELECT count(*) FROM members WHERE org_id = 1 AND user_id = (SELECT id FROM users WHERE email = 'kim@example.com')`); n != 0 {
+		t.Fatalf("kim is a member again (%d)", n)
+	}
+}

@@ -101,68 +101,67 @@ func removedByIdP(ctx context.Context, db bun.IDB, orgID int64, p Person) (bool,
 // Placeholders: $1 org, $2 account, $3 IdP user id, then as each statement says.
 var (
 	// $4 the IdP user id as externalId (NULL for SCIM), $5 email.
-	qFindPersonMember = prepare(func(db bun.IDB) string { return findPersonMemberSQL(db, "$4", "$5") })
+	qFindPersonMember = prepare(func(db bun.IDB) string {
+		return findPersonMemberSQL(db, personArgs{org: "$1", account: "$2", idp: "$3", external: "$4", email: "$5"})
+	})
 	// $4 email, $5 SCIM externalId.
-	qRemovedByIdP = prepare(func(bun.IDB) string { return "SELECT EXISTS (" + removedByIdPSQL("$4", "$5") + ")" })
-	// checkNotDeprovisioned: $4 the IdP user id as externalId, $5 email, $6 SCIM externalId.
-	qCheckPerson = prepare(func(db bun.IDB) string {
-		return "SELECT r.removed, " + columnsOf(db, (*Member)(nil), "m", "m_") +
-			" FROM (SELECT EXISTS (" + removedByIdPSQL("$5", "$6") + ") AS removed) AS r" +
-			" LEFT JOIN LATERAL (" + findPersonMemberSQL(db, "$4", "$5") + ") AS m ON NOT r.removed"
+	qRemovedByIdP = prepare(func(bun.IDB) string {
+		return "SELECT EXISTS (" + removedByIdPSQL(personArgs{org: "$1", account: "$2", idp: "$3", email: "$4", scimExternal: "$5"}) + ")"
 	})
 )
 
-// findPersonMemberSQL is findPersonMember's locked lookup ($1 org, $2 account, $3 IdP
-// user id); external and email are the placeholders of the IdP user id as externalId
-// and of the email.
-func findPersonMemberSQL(db bun.IDB, external, email string) string {
+// personArgs are the SQL expressions a person lookup compares with: placeholders, or
+// columns of an enclosing statement. A NULL matches nothing.
+type personArgs struct {
+	org, account, idp string // the org; the account; the IdP user id (userName)
+	external          string // the IdP user id as externalId (SSO only)
+	email             string
+	scimExternal      string // the SCIM externalId
+}
+
+// findPersonMemberSQL is findPersonMember's locked lookup.
+func findPersonMemberSQL(db bun.IDB, a personArgs) string {
 	return db.NewSelect().Model((*Member)(nil)).
-		Where("org_id = $1 AND (user_id = $2 OR lower(coalesce(user_name, email)) = lower($3) OR external_id = " + external + " OR lower(email) = lower(" + email + "))").
-		OrderExpr("CASE WHEN user_id = $2 THEN 0 WHEN lower(coalesce(user_name, email)) = lower($3) THEN 1 WHEN external_id = " + external + " THEN 2 ELSE 3 END, id").
+		Where("org_id = " + a.org + " AND (user_id = " + a.account + " OR lower(coalesce(user_name, email)) = lower(" + a.idp + ") OR external_id = " + a.external + " OR lower(email) = lower(" + a.email + "))").
+		OrderExpr("CASE WHEN user_id = " + a.account + " THEN 0 WHEN lower(coalesce(user_name, email)) = lower(" + a.idp + ") THEN 1 WHEN external_id = " + a.external + " THEN 2 ELSE 3 END, id").
 		Limit(1).For("UPDATE").String()
 }
 
-// removedByIdPSQL finds the scim_removed rows of a person ($1 org, $2 account, $3 IdP
-// user id); email and external are the placeholders of the email and the SCIM
-// externalId.
-func removedByIdPSQL(email, external string) string {
-	return `SELECT 1 FROM scim_removed WHERE org_id = $1 AND (user_id = $2
-	OR lower(user_name) = lower($3) OR lower(email) = lower($3) OR lower(user_name) = lower(` + email + `) OR lower(email) = lower(` + email + `)
-	OR external_id = $3 OR external_id = ` + external + `)`
+// removedByIdPSQL finds the scim_removed rows of a person.
+func removedByIdPSQL(a personArgs) string {
+	return `SELECT 1 FROM scim_removed WHERE org_id = ` + a.org + ` AND (user_id = ` + a.account + `
+	OR lower(user_name) = lower(` + a.idp + `) OR lower(email) = lower(` + a.idp + `) OR lower(user_name) = lower(` + a.email + `) OR lower(email) = lower(` + a.email + `)
+	OR external_id = ` + a.idp + ` OR external_id = ` + a.scimExternal + `)`
 }
 
-// checkNotDeprovisioned is the deprovisioning rule alone, for channels that decide
-// before they know the member (an SSO sign-in before it creates an account). It
-// returns what it found, for BindPerson of the same person later in the transaction
-// (Person.checked), so the lookups run once.
-//
-// One statement: removedByIdP's test, then findPersonMember's locked lookup (run only
-// when the person was not removed).
-func checkNotDeprovisioned(ctx context.Context, tx bun.IDB, orgID int64, p Person) (*checkedPerson, error) {
-	if p.FromIdP {
-		return nil, nil
-	}
-	if p.UserID == 0 && p.IdPUserID == "" && p.Email == "" && p.ExternalID == "" {
-		return &checkedPerson{}, nil
-	}
-	var external any
-	if p.IdPUserID != "" {
-		external = p.IdPUserID
-	}
-	var row struct {
-		Removed bool   `bun:"removed"`
-		Member  Member `bun:"embed:m_"` // ID 0: no member
-	}
-	if err := qCheckPerson.scanOne(ctx, tx, &row, orgID, nullable(p.UserID), nullable(p.IdPUserID), external, nullable(p.Email), nullable(p.ExternalID)); err != nil {
-		return nil, fmt.Errorf("check person: %w", err)
-	}
-	if row.Removed || (row.Member.ID != 0 && !row.Member.Active) {
+// personCheckSQL is the deprovisioning rule for a person of an SSO sign-in, as
+// columns removed and m_* (a member, all NULL for none): removedByIdP's test, then
+// findPersonMember's locked lookup, run only when the person was not removed. The
+// sign-in's first statement (qSignInLookup) embeds it; personCheck reads the result.
+func personCheckSQL(db bun.IDB, a personArgs) string {
+	return "SELECT r.removed, " + columnsOf(db, (*Member)(nil), "m", "m_") +
+		" FROM (SELECT EXISTS (" + removedByIdPSQL(a) + ") AS removed) AS r" +
+		" LEFT JOIN LATERAL (" + findPersonMemberSQL(db, a) + ") AS m ON NOT r.removed"
+}
+
+// personCheck is what personCheckSQL found.
+type personCheck struct {
+	Removed bool   `bun:"removed"`
+	Member  Member `bun:"embed:m_"` // ID 0: no member
+}
+
+// checked applies the deprovisioning rule to what personCheckSQL found: a person the
+// IdP removed, or whose member it deactivated, is ErrDeprovisioned. Otherwise it is
+// the member (locked) or none, for BindPerson of the same person later in the
+// transaction (Person.checked), so the lookups run once.
+func (c *personCheck) checked() (*checkedPerson, error) {
+	if c.Removed || (c.Member.ID != 0 && !c.Member.Active) {
 		return nil, ErrDeprovisioned
 	}
-	if row.Member.ID == 0 {
+	if c.Member.ID == 0 {
 		return &checkedPerson{}, nil
 	}
-	return &checkedPerson{member: &row.Member}, nil
+	return &checkedPerson{member: &c.Member}, nil
 }
 
 // BindPerson finds the member of org that is p or makes one, for every channel:

@@ -341,13 +341,17 @@ func sameAddressInSQL(a, b string) bool {
 
 // The returning sign-in's statements, prepared (prepared.go).
 var (
-	// Which org verified the asserted address's domain, and the account this IdP
-	// user is linked to: one row whatever is found (signInLookup).
+	// Which org verified the asserted address's domain ($1), the account this IdP
+	// user ($3) is linked to at the provider ($2), and the deprovisioning check of
+	// this person in the org ($4) — the linked account, the IdP user id, the asserted
+	// email ($5) —: one row whatever is found (signInLookup), one round trip.
 	qSignInLookup = prepare(func(db bun.IDB) string {
+		person := personArgs{org: "$4", account: "u.id", idp: "NULLIF($3, '')", external: "NULLIF($3, '')", email: "NULLIF($5, '')", scimExternal: "NULL"}
 		return "SELECT (" + verifiedDomainOwnerSQL + ") AS domain_owner, " +
-			columnsOf(db, (*User)(nil), "u", "u_") +
+			columnsOf(db, (*User)(nil), "u", "u_") + ", chk.*" +
 			" FROM (SELECT 1) AS one LEFT JOIN auth_identities AS i ON i.provider_id = $2 AND i.idp_user_id = $3" +
-			" LEFT JOIN users AS u ON u.id = i.user_id"
+			" LEFT JOIN users AS u ON u.id = i.user_id" +
+			" CROSS JOIN LATERAL (" + personCheckSQL(db, person) + ") AS chk"
 	})
 	qIdentitySeen = prepare(func(bun.IDB) string {
 		// attributes is sent as JSON text: every exec mode can encode a string, while
@@ -360,11 +364,12 @@ var (
 type signInLookup struct {
 	DomainOwner *int64 `bun:"domain_owner"` // the org that verified the asserted domain; nil: none
 	Linked      User   `bun:"embed:u_"`     // the linked account; ID 0: none
+	personCheck        // the person's deprovisioning check (the linked account, IdP user id, email)
 }
 
 func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string) (*SSOOutcome, error) {
 	var look signInLookup
-	if err := qSignInLookup.scanOne(ctx, tx, &look, EmailDomain(id.Email), p.ID, id.ID); err != nil {
+	if err := qSignInLookup.scanOne(ctx, tx, &look, EmailDomain(id.Email), p.ID, id.ID, org.ID, id.Email); err != nil {
 		return nil, fmt.Errorf("sign-in lookup: %w", err)
 	}
 	// Verified domains, at the door: an IdP never speaks for an address at a domain
@@ -376,7 +381,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 	// The account this IdP user is linked to, if any (ID 0: none).
 	linked := &look.Linked
 	// Deprovisioning always wins, before any account is made or linked.
-	checked, err := checkNotDeprovisioned(ctx, tx, org.ID, Person{UserID: linked.ID, IdPUserID: id.ID, Email: id.Email})
+	checked, err := look.checked()
 	if err != nil {
 		return nil, ssoBindError(err)
 	}
