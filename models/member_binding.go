@@ -39,13 +39,14 @@ type Person struct {
 	// be bound to it: false drops that pending row (an expired invitation) and
 	// creates instead; an error refuses.
 	CanBind func(*Member) (bool, error)
-	// checked is what checkNotDeprovisioned found for this same person earlier in the
-	// transaction (the member, locked, or none): BindPerson does not look again.
+	// checked is what the deprovisioning check (personCheck) found for this same
+	// person earlier in the transaction (the member, locked, or none): BindPerson does
+	// not look again.
 	checked *checkedPerson
 }
 
-// checkedPerson is the result of checkNotDeprovisioned: not removed by the IdP, and
-// this member (nil for none), locked FOR UPDATE.
+// checkedPerson is the result of the deprovisioning check (personCheck): not removed
+// by the IdP, and this member (nil for none), locked FOR UPDATE.
 type checkedPerson struct{ member *Member }
 
 // Binding is what BindPerson did.
@@ -178,7 +179,7 @@ func (c *personCheck) checked() (*checkedPerson, error) {
 func BindPerson(ctx context.Context, tx bun.Tx, orgID int64, p Person, create func() *Member) (*Member, Binding, error) {
 	var m *Member
 	switch {
-	case p.checked != nil && !p.FromIdP: // checkNotDeprovisioned ran for this person in tx
+	case p.checked != nil && !p.FromIdP: // the deprovisioning check ran for this person in tx
 		m = p.checked.member
 	case !p.FromIdP:
 		removed, err := removedByIdP(ctx, tx, orgID, p)

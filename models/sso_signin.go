@@ -254,8 +254,8 @@ func linkIdentity(ctx context.Context, tx bun.Tx, p *AuthProvider, userID int64,
 // Deprovisioning always wins: a member the IdP deactivated or deleted is refused.
 // An owner invitation is never accepted here; an expired invitation is dropped.
 //
-// checked is checkNotDeprovisioned's result for this same person (account, IdP user id
-// and address) earlier in tx, or nil.
+// checked is the deprovisioning check's result (personCheck) for this same person
+// (account, IdP user id and address) earlier in tx, or nil.
 func ensureMembership(ctx context.Context, tx bun.Tx, org *Organization, u *User, id SSOIdentity, ip string, checked *checkedPerson) error {
 	actor := Actor{UserID: u.ID, Label: u.Email, IP: ip}
 	p := Person{UserID: u.ID, IdPUserID: id.ID, Email: u.Email, checked: checked,
