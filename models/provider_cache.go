@@ -139,12 +139,6 @@ func (c *ProviderCache) OrgAndProvider(ctx context.Context, db bun.IDB, slug str
 	return org, p, version, nil
 }
 
-// OrgAndProviderVersion is OrgAndProvider with the provider's version, read now
-// (ProviderCache.OrgAndProvider without the cache).
-func OrgAndProviderVersion(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, string, error) {
-	return orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
-}
-
 func (c *ProviderCache) now() time.Time {
 	if c.Now != nil {
 		return c.Now()

@@ -124,8 +124,14 @@ func SAMLSettings(baseURL string, org *Organization, p *AuthProvider) samlsp.Set
 // endpoints' first read). An org without a provider is returned with an error that
 // IsNotFound; a missing org is ErrNotFound with no org.
 func OrgAndProvider(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, error) {
-	org, p, _, err := orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
+	org, p, _, err := OrgAndProviderVersion(ctx, db, slug)
 	return org, p, err
+}
+
+// OrgAndProviderVersion is OrgAndProvider with the provider's version
+// (orgWithProvider.Version), read now: ProviderCache.OrgAndProvider without the cache.
+func OrgAndProviderVersion(ctx context.Context, db bun.IDB, slug string) (*Organization, *AuthProvider, string, error) {
+	return orgAndProvider(ctx, db, qOrgProviderBySlug, slug, func() (*Organization, error) { return OrgBySlug(ctx, db, slug) })
 }
 
 // OrgAndProviderByID is OrgAndProvider by the org's id.
