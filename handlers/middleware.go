@@ -131,13 +131,15 @@ func (h *Handler) setSessionCookie(c *fiber.Ctx, token string, expiry time.Time)
 }
 
 // commitSessionIn applies change to this browser's session and writes the session in
-// tx, setting its cookie now: a sign-in and its session are then one commit (issue
-// 12). loadSession writes the session again only if the handler changes it after.
-func (h *Handler) commitSessionIn(c *fiber.Ctx, tx bun.Tx, change func() error) error {
+// tx (ctx is tx's: a sign-in's transaction sends the write in its tail), setting its
+// cookie once tx commits (sessionCommitted): a sign-in and its session are then one
+// commit (issue 12). loadSession writes the session again only if the handler
+// changes it after.
+func (h *Handler) commitSessionIn(c *fiber.Ctx, ctx context.Context, tx bun.Tx, change func() error) error {
 	st := &txSession{}
 	c.Locals(localSessionSaved, st) // from here on, only sessionCommitted lets this session out
 	orig := c.UserContext()
-	c.SetUserContext(sessionstore.InTx(orig, tx)) // RenewToken's delete of the old row too
+	c.SetUserContext(sessionstore.InTx(ctx, tx)) // RenewToken's delete of the old row too
 	defer c.SetUserContext(orig)
 	if err := change(); err != nil {
 		return err

@@ -490,7 +490,7 @@ func (h *Handler) ssoSignedIn(c *fiber.Ctx, ctx context.Context, tx bun.Tx, org 
 	if err := models.RecordSSOAttempt(ctx, tx, attempt); err != nil {
 		return err
 	}
-	return h.commitSessionIn(c, tx, func() error {
+	return h.commitSessionIn(c, ctx, tx, func() error {
 		if err := h.signInSSO(c, out.User, org.ID, nameRef); err != nil {
 			return err
 		}

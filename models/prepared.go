@@ -120,6 +120,12 @@ func (q *preparedQuery) exec(ctx context.Context, db bun.IDB, args ...any) (sql.
 	return r.ExecContext(ctx, q.sql(db), append([]any{database.PreparedMode()}, args...)...)
 }
 
+// deferExec runs q with args on db, prepared, for its effect: in the tail of ctx's
+// transaction when db is it (database.Defer), else now.
+func (q *preparedQuery) deferExec(ctx context.Context, db bun.IDB, args ...any) error {
+	return database.Defer(ctx, db, q.sql(db), args...)
+}
+
 // bunOf is the *bun.DB behind db (for its scanner).
 func bunOf(db bun.IDB) *bun.DB { return db.NewSelect().DB() }
 

@@ -212,7 +212,7 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 			return res, err
 		}
 	}
-	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := signInTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
 		if !sealed {
 			var err error
 			if orgID, h, err = takeStoredHandoff(ctx, tx, token); err != nil {

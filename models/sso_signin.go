@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"gatehouse/models/database"
 	"gatehouse/models/samlsp"
 )
 
@@ -185,7 +186,7 @@ func SAMLIdentity(a *samlsp.Assertion, id samlsp.Identity) SSOIdentity {
 // the identity is linked, provisioned or signed in as a SAML one is (CompleteSSOHandoff).
 func CompleteSSO(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string, then SSOThen) (*SSOOutcome, error) {
 	var out *SSOOutcome
-	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := signInTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if out, err = completeSSO(ctx, tx, mailer, org, p, start, id, next, ip); err != nil {
 			return err
@@ -196,6 +197,19 @@ func CompleteSSO(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organizat
 		return nil
 	})
 	return out, err
+}
+
+// signInTx runs fn, an SSO sign-in, in a transaction whose closing writes (the
+// identity's last sign-in, the sign-in log, the session: database.Defer with fn's
+// ctx and tx) are sent as one statement after fn, before the commit.
+func signInTx(ctx context.Context, db bun.IDB, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		ctx, tail := database.WithTail(ctx, tx)
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return tail.Flush(ctx)
+	})
 }
 
 // SSOThen is the caller's part of a successful SSO sign-in (a user signed in, or a
@@ -405,7 +419,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 		if err != nil {
 			return nil, err
 		}
-		if _, err := qIdentitySeen.exec(ctx, tx, id.NameID, string(attrs), p.ID, id.ID); err != nil {
+		if err := qIdentitySeen.deferExec(ctx, tx, id.NameID, string(attrs), p.ID, id.ID); err != nil {
 			return nil, err
 		}
 		if !sameAddressInSQL(u.Email, id.Email) {
@@ -527,12 +541,13 @@ type SSOAttempt struct {
 	CreatedAt time.Time `bun:"created_at,nullzero,default:now()"`
 }
 
-// RecordSSOAttempt appends to the sign-in log (never the assertion itself).
+// RecordSSOAttempt appends to the sign-in log (never the assertion itself), in the
+// tail of a sign-in's transaction (signInTx) when db is it.
 func RecordSSOAttempt(ctx context.Context, db bun.IDB, at SSOAttempt) error {
 	if len(at.Hint) > 500 {
 		at.Hint = at.Hint[:500]
 	}
-	if _, err := qRecordSSOAttempt.exec(ctx, db, at.OrgID, at.Outcome, at.Reason, at.Hint, at.IDPUserID, at.Email, at.UserID, at.IP); err != nil {
+	if err := qRecordSSOAttempt.deferExec(ctx, db, at.OrgID, at.Outcome, at.Reason, at.Hint, at.IDPUserID, at.Email, at.UserID, at.IP); err != nil {
 		return fmt.Errorf("record SSO attempt: %w", err)
 	}
 	return nil

@@ -104,12 +104,8 @@ func (s *Store) CommitCtx(ctx context.Context, token string, data []byte, expiry
 	if len(ua) > 300 {
 		ua = ua[:300]
 	}
-	r, err := database.SQLOf(s.db(ctx))
-	if err != nil {
-		return err
-	}
-	_, err = r.ExecContext(ctx, qCommit, database.PreparedMode(), token, data, expiry, userID, ua, ip, ssoOrgs)
-	return err
+	// In a sign-in's transaction, the upsert joins its tail (database.Defer).
+	return database.Defer(ctx, s.db(ctx), qCommit, token, data, expiry, userID, ua, ip, ssoOrgs)
 }
 
 // qCommit is CommitCtx's upsert, prepared once per connection (the hot paths'
