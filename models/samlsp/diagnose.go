@@ -376,7 +376,7 @@ func keyInfoCert(sig *etree.Element) []byte {
 	for _, ki := range children(sig, nsDSig, "KeyInfo") {
 		for _, xd := range children(ki, nsDSig, "X509Data") {
 			for _, xc := range children(xd, nsDSig, "X509Certificate") {
-				if der, err := base64.StdEncoding.DecodeString(spaceRe.ReplaceAllString(xc.Text(), "")); err == nil {
+				if der, err := base64.StdEncoding.DecodeString(stripSpace(xc.Text())); err == nil {
 					return der
 				}
 			}

@@ -145,7 +145,7 @@ func signaturePolicy(el *etree.Element) (*signedInfoPolicy, error) {
 	if len(dvs) != 1 {
 		return nil, sigErr("the Reference has no DigestValue")
 	}
-	dv, err := base64.StdEncoding.DecodeString(spaceRe.ReplaceAllString(textOf(dvs[0]), ""))
+	dv, err := base64.StdEncoding.DecodeString(stripSpace(textOf(dvs[0])))
 	if err != nil || len(dv) < 32 {
 		return nil, sigErr("the DigestValue is not a SHA-256 or stronger digest in base64")
 	}
@@ -155,12 +155,12 @@ func signaturePolicy(el *etree.Element) (*signedInfoPolicy, error) {
 	// CR/LF. The Signature element is removed by the enveloped transform and
 	// SignatureValue is outside SignedInfo, so this changes nothing that is signed.
 	for _, sv := range children(sig, nsDSig, "SignatureValue") {
-		sv.SetText(spaceRe.ReplaceAllString(textOf(sv), ""))
+		sv.SetText(stripSpace(textOf(sv)))
 	}
 	for _, ki := range children(sig, nsDSig, "KeyInfo") {
 		for _, xd := range children(ki, nsDSig, "X509Data") {
 			for _, xc := range children(xd, nsDSig, "X509Certificate") {
-				der, err := base64.StdEncoding.DecodeString(spaceRe.ReplaceAllString(textOf(xc), ""))
+				der, err := base64.StdEncoding.DecodeString(stripSpace(textOf(xc)))
 				if err != nil {
 					return nil, sigErr("a KeyInfo certificate is not base64")
 				}
