@@ -27,7 +27,7 @@ func TestTransactionTail(t *testing.T) {
 	count := func(q bun.IDB, table string) int {
 		t.Helper()
 		var n int
-		if err := q.NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n); err != nil {
+		if err := q.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &n); err != nil {
 			t.Fatal(err)
 		}
 		return n
