@@ -7,9 +7,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"gatehouse/handlers/testapp"
+	"gatehouse/models/database"
 	"gatehouse/models/dbtest"
 	"gatehouse/models/samlsp/samltest"
 )
@@ -135,4 +140,94 @@ func TestSSOLoginIsOneWritingTransaction(t *testing.T) {
 			t.Fatal("bob is not signed in")
 		}
 	}
+}
+
+// A returning SSO login's transaction is five round trips (issue 12): BEGIN; the
+// org, provider and replay entry (qOpenHandoff); the sign-in lookup with its
+// deprovisioning check; the tail, one statement for the identity's last sign-in,
+// the sign-in log and the session (database.Defer); COMMIT. Counted per connection
+// by a query tracer on the application's own pool.
+func TestSSOLoginRoundTrips(t *testing.T) {
+	_, dbURL := dbtest.NewWithURL(t)
+	tr := &statementTracer{}
+	db, err := database.Open(context.Background(), dbURL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tr })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	e := newSSOEnvWith(t, testapp.Options{DB: db}, true)
+	if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
+		t.Fatalf("first login: %d %s", res.Status, res.Location)
+	}
+	for i := 0; i < 3; i++ {
+		tr.reset()
+		res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), "")
+		if res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+			t.Fatalf("login: %d %s", res.Status, res.Location)
+		}
+		tx := tr.transactionWith("INSERT INTO sessions")
+		if len(tx) != 5 {
+			t.Errorf("a returning login's transaction took %d round trips, want 5:\n%s", len(tx), strings.Join(tx, "\n"))
+		}
+		var tail string
+		for _, q := range tx {
+			if strings.Contains(q, "INSERT INTO sessions") {
+				tail = q
+			}
+		}
+		for _, w := range []string{"UPDATE auth_identities", "INSERT INTO sso_signins"} {
+			if !strings.Contains(tail, w) {
+				t.Errorf("%s is not in the tail statement:\n%s", w, tail)
+			}
+		}
+	}
+}
+
+// statementTracer records every statement each connection sends (pgx.QueryTracer).
+type statementTracer struct {
+	mu   sync.Mutex
+	sent map[*pgx.Conn][]string
+}
+
+func (s *statementTracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent == nil {
+		s.sent = map[*pgx.Conn][]string{}
+	}
+	s.sent[conn] = append(s.sent[conn], strings.Join(strings.Fields(data.SQL), " "))
+	return ctx
+}
+
+func (s *statementTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (s *statementTracer) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = nil
+}
+
+// transactionWith is the one transaction (begin … commit, on one connection) that
+// sent a statement containing marker; nil if none did.
+func (s *statementTracer) transactionWith(marker string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sent := range s.sent {
+		start := -1
+		for i, q := range sent {
+			switch {
+			case strings.EqualFold(q, "begin"):
+				start = i
+			case strings.EqualFold(q, "commit") && start >= 0:
+				tx := sent[start : i+1]
+				for _, q := range tx {
+					if strings.Contains(q, marker) {
+						return tx
+					}
+				}
+				start = -1
+			}
+		}
+	}
+	return nil
 }

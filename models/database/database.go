@@ -74,8 +74,9 @@ type DB struct {
 	Bun  *bun.DB
 }
 
-// Open connects to url. It does not migrate.
-func Open(ctx context.Context, url string) (*DB, error) {
+// Open connects to url. It does not migrate. configure (tests: a query tracer) may
+// change the pool's configuration last.
+func Open(ctx context.Context, url string, configure ...func(*pgxpool.Config)) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
@@ -110,6 +111,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
 			cfg.ConnConfig.RuntimeParams[k] = v
 		}
+	}
+	for _, f := range configure {
+		f(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
