@@ -316,7 +316,7 @@ func (h *Handler) acs(c *fiber.Ctx) error {
 	handoff := models.SAMLHandoff{Issuer: a.Issuer, AssertionID: a.ID, ReplayUntil: keep.Add(24 * time.Hour),
 		Identity: id, NameID: a.NameID, NameRef: a.Ref().Encode(), Attributes: a.Attributes, Next: next, ProviderVersion: version}
 	if req != nil {
-		handoff.RelayState = req.RelayState
+		handoff.RelayState, handoff.Purpose = req.RelayState, req.Purpose
 	}
 	token, err := models.HandOffSAML(ctx, h.DB.Bun, h.Secrets, org.ID, handoff)
 	if err != nil {

@@ -450,10 +450,13 @@ const (
 	domainForeign                      // another org verified it: this IdP may not speak for it
 )
 
-// verifiedDomainOwnerSQL is the org that verified the domain $1 (no row: none).
-const verifiedDomainOwnerSQL = "SELECT org_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL"
+// verifiedDomainOwnerSQL is the org that verified the domain (an SQL expression; no
+// row: none).
+func verifiedDomainOwnerSQL(domain string) string {
+	return "SELECT org_id FROM org_domains WHERE domain = " + domain + " AND verified_at IS NOT NULL"
+}
 
-var qVerifiedDomainOwner = prepare(func(bun.IDB) string { return verifiedDomainOwnerSQL })
+var qVerifiedDomainOwner = prepare(func(bun.IDB) string { return verifiedDomainOwnerSQL("$1") })
 
 // domainVerdictFor is the rule for every SSO sign-in into org: the strictest verdict
 // over the addresses (the asserted one and, for a linked account, the account's),

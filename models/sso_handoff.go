@@ -51,6 +51,7 @@ const handoffPurpose = "gatehouse sso handoff v1"
 // SAMLHandoff is a validated SAML sign-in waiting for its browser.
 type SAMLHandoff struct {
 	RelayState  string              `json:"relay_state,omitempty"` // the SP-initiated request's ("" unsolicited)
+	Purpose     string              `json:"purpose,omitempty"`     // the SP-initiated request's, as the ACS read it
 	Issuer      string              `json:"issuer"`
 	AssertionID string              `json:"assertion_id"`
 	ReplayUntil time.Time           `json:"replay_until"`
@@ -186,10 +187,30 @@ type HandoffResult struct {
 // only after every other check has passed (SECURITY.md, SAML 7); a second use waits
 // on the first's entry and then finds it.
 var qOpenHandoff = prepare(func(db bun.IDB) string {
-	return "WITH replay AS (INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at)" +
-		" SELECT id, $2::text, $3::text, $4::timestamptz FROM organizations WHERE id = $1 ON CONFLICT DO NOTHING RETURNING 1) " +
-		orgProviderSQL(db, ", EXISTS (SELECT 1 FROM replay) AS fresh", "p.org_id = $1")
+	return replayEntrySQL + orgProviderSQL(db, ", EXISTS (SELECT 1 FROM replay) AS fresh", "", "p.org_id = $1")
 })
+
+// qOpenSignIn is qOpenHandoff with a plain login's first read (signInLookupSQL) of the
+// asserted person — $5 the address's domain, $6 the IdP user id, $7 the address — at
+// the provider found: one round trip for both. The read locks the person's member
+// row even when a check that follows refuses the sign-in; the refusal rolls back and
+// releases it.
+var qOpenSignIn = prepare(func(db bun.IDB) string {
+	look := signInLookupSQL(db, lookupArgs{domain: "$5", provider: "p.id", idp: "$6", org: "$1", email: "$7"})
+	return replayEntrySQL + orgProviderSQL(db, ", EXISTS (SELECT 1 FROM replay) AS fresh, look.*",
+		" CROSS JOIN LATERAL ("+look+") AS look", "p.org_id = $1")
+})
+
+// replayEntrySQL enters the assertion ($2 issuer, $3 id, kept until $4) of org $1
+// into the replay cache, as the WITH clause "replay" (a row when it was new there).
+const replayEntrySQL = "WITH replay AS (INSERT INTO saml_replay (org_id, issuer, assertion_id, expires_at)" +
+	" SELECT id, $2::text, $3::text, $4::timestamptz FROM organizations WHERE id = $1 ON CONFLICT DO NOTHING RETURNING 1) "
+
+// openedSignIn is qOpenSignIn's row.
+type openedSignIn struct {
+	orgWithProvider
+	signInLookup
+}
 
 var qTakeHandoff = prepare(func(bun.IDB) string {
 	return "DELETE FROM sso_handoffs WHERE token_hash = $1 AND expires_at > now() RETURNING org_id, payload"
@@ -219,9 +240,16 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 				return err
 			}
 		}
-		var row orgWithProvider
-		org, p, version, err := scanOrgProvider(ctx, tx, qOpenHandoff, &row, func() (*Organization, error) { return getOrg(ctx, tx, orgID) },
-			orgID, h.Issuer, h.AssertionID, h.ReplayUntil)
+		// A plain login (IdP-initiated, or SP-initiated from a login page) reads the
+		// person with the handoff's first statement; other round trips read nothing more.
+		var opened openedSignIn
+		var look *signInLookup
+		q, args := qOpenHandoff, []any{orgID, h.Issuer, h.AssertionID, h.ReplayUntil}
+		if h.RelayState == "" || h.Purpose == PurposeLogin {
+			q, args, look = qOpenSignIn, append(args, EmailDomain(h.Identity.Email), h.Identity.ID, h.Identity.Email), &opened.signInLookup
+		}
+		row := &opened.orgWithProvider
+		org, p, version, err := scanOrgProvider(ctx, tx, q, &opened, row, func() (*Organization, error) { return getOrg(ctx, tx, orgID) }, args...)
 		if err != nil {
 			return err
 		}
@@ -252,15 +280,18 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 				return err
 			}
 			start = &SSOStart{Purpose: req.Purpose, UserID: req.UserID, Flow: b.Flow}
+			if req.Purpose != PurposeLogin {
+				look = nil // not a plain login after all: completeSSO reads what it needs
+			}
 			if req.Purpose == PurposeActivate {
 				res.Activation = &SSOResultStarter{UserID: req.UserID, Flow: b.Flow}
 			}
 		}
-		if !row.Fresh { // entered into the replay cache by qOpenHandoff
+		if !row.Fresh { // entered into the replay cache by the first statement
 			return &SSOError{Reason: ReasonReplay, Hint: "This assertion was already used: each response is accepted once."}
 		}
 		id := SSOIdentity{Identity: h.Identity, NameID: h.NameID, NameRef: h.NameRef, Attributes: h.Attributes}
-		out, err := completeSSO(ctx, tx, mailer, org, p, start, id, h.Next, b.IP)
+		out, err := completeSSO(ctx, tx, mailer, org, p, start, id, h.Next, b.IP, look)
 		if err != nil {
 			return err
 		}

@@ -159,26 +159,27 @@ var (
 )
 
 func prepareOrgProvider(where string) *preparedQuery {
-	return prepare(func(db bun.IDB) string { return orgProviderSQL(db, "", where) })
+	return prepare(func(db bun.IDB) string { return orgProviderSQL(db, "", "", where) })
 }
 
 // orgProviderSQL selects one orgWithProvider row where where holds, with extra
-// columns ("" or ", …") after the version.
-func orgProviderSQL(db bun.IDB, extra, where string) string {
+// columns ("" or ", …") after the version and join ("" or " … JOIN …") after the
+// provider and its org.
+func orgProviderSQL(db bun.IDB, extra, join, where string) string {
 	return "SELECT " + columnsOf(db, (*AuthProvider)(nil), "p", "p_") + ", " + columnsOf(db, (*Organization)(nil), "o", "o_") +
 		", p.id::text || '.' || p.settings_version::text AS version" + extra +
-		" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id WHERE " + where
+		" FROM auth_providers AS p JOIN organizations AS o ON o.id = p.org_id" + join + " WHERE " + where
 }
 
 func orgAndProvider(ctx context.Context, db bun.IDB, q *preparedQuery, arg any, orgOnly func() (*Organization, error)) (*Organization, *AuthProvider, string, error) {
 	var row orgWithProvider
-	return scanOrgProvider(ctx, db, q, &row, orgOnly, arg)
+	return scanOrgProvider(ctx, db, q, &row, &row, orgOnly, arg)
 }
 
-// scanOrgProvider runs q with args into row; without a provider it returns the org
-// alone (orgOnly) and ErrNotFound.
-func scanOrgProvider(ctx context.Context, db bun.IDB, q *preparedQuery, row *orgWithProvider, orgOnly func() (*Organization, error), args ...any) (*Organization, *AuthProvider, string, error) {
-	err := q.scanOne(ctx, db, row, args...)
+// scanOrgProvider runs q with args into dest, which is row or a struct that embeds
+// it; without a provider it returns the org alone (orgOnly) and ErrNotFound.
+func scanOrgProvider(ctx context.Context, db bun.IDB, q *preparedQuery, dest any, row *orgWithProvider, orgOnly func() (*Organization, error), args ...any) (*Organization, *AuthProvider, string, error) {
+	err := q.scanOne(ctx, db, dest, args...)
 	if err == nil {
 		return &row.O, &row.P, row.Version, nil
 	}

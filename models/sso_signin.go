@@ -188,7 +188,7 @@ func CompleteSSO(ctx context.Context, db bun.IDB, mailer *Mailer, org *Organizat
 	var out *SSOOutcome
 	err := signInTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		if out, err = completeSSO(ctx, tx, mailer, org, p, start, id, next, ip); err != nil {
+		if out, err = completeSSO(ctx, tx, mailer, org, p, start, id, next, ip, nil); err != nil {
 			return err
 		}
 		if then != nil {
@@ -218,7 +218,9 @@ func signInTx(ctx context.Context, db bun.IDB, fn func(ctx context.Context, tx b
 // there is never a session without its membership, or the reverse (issue 12).
 type SSOThen func(ctx context.Context, tx bun.Tx, out *SSOOutcome) error
 
-func completeSSO(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string) (*SSOOutcome, error) {
+// completeSSO links, provisions or signs in id. look is the sign-in's first read of id,
+// made earlier in tx (qOpenSignIn), or nil.
+func completeSSO(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organization, p *AuthProvider, start *SSOStart, id SSOIdentity, next, ip string, look *signInLookup) (*SSOOutcome, error) {
 	if start != nil && start.Purpose == PurposeActivate {
 		return activateProvider(ctx, tx, mailer, org, p, start.UserID, id, ip)
 	}
@@ -229,7 +231,7 @@ func completeSSO(ctx context.Context, tx bun.Tx, mailer *Mailer, org *Organizati
 	if start != nil {
 		flow = start.Flow
 	}
-	return signInIdentity(ctx, tx, org, p, id, next, flow, ip)
+	return signInIdentity(ctx, tx, org, p, id, next, flow, ip, look)
 }
 
 func identityAttributes(attrs map[string][]string) map[string]any {
@@ -360,12 +362,7 @@ var (
 	// this person in the org ($4) — the linked account, the IdP user id, the asserted
 	// email ($5) —: one row whatever is found (signInLookup), one round trip.
 	qSignInLookup = prepare(func(db bun.IDB) string {
-		person := personArgs{org: "$4", account: "u.id", idp: "NULLIF($3, '')", external: "NULLIF($3, '')", email: "NULLIF($5, '')", scimExternal: "NULL"}
-		return "SELECT (" + verifiedDomainOwnerSQL + ") AS domain_owner, " +
-			columnsOf(db, (*User)(nil), "u", "u_") + ", chk.*" +
-			" FROM (SELECT 1) AS one LEFT JOIN auth_identities AS i ON i.provider_id = $2 AND i.idp_user_id = $3" +
-			" LEFT JOIN users AS u ON u.id = i.user_id" +
-			" CROSS JOIN LATERAL (" + personCheckSQL(db, person) + ") AS chk"
+		return signInLookupSQL(db, lookupArgs{domain: "$1", provider: "$2", idp: "$3", org: "$4", email: "$5"})
 	})
 	qIdentitySeen = prepare(func(bun.IDB) string {
 		// attributes is sent as JSON text: every exec mode can encode a string, while
@@ -374,17 +371,37 @@ var (
 	})
 )
 
-// signInLookup is a sign-in's first read (qSignInLookup).
+// lookupArgs are the SQL expressions signInLookupSQL reads: the asserted address's
+// domain, the provider, the IdP user id, the org and the asserted address.
+type lookupArgs struct{ domain, provider, idp, org, email string }
+
+// signInLookupSQL is a sign-in's first read (one signInLookup row, whatever is found).
+// It locks the person's member row (personCheckSQL).
+func signInLookupSQL(db bun.IDB, a lookupArgs) string {
+	person := personArgs{org: a.org, account: "u.id", idp: "NULLIF(" + a.idp + ", '')", external: "NULLIF(" + a.idp + ", '')",
+		email: "NULLIF(" + a.email + ", '')", scimExternal: "NULL"}
+	return "SELECT (" + verifiedDomainOwnerSQL(a.domain) + ") AS domain_owner, " +
+		columnsOf(db, (*User)(nil), "u", "u_") + ", chk.*" +
+		" FROM (SELECT 1) AS one LEFT JOIN auth_identities AS i ON i.provider_id = " + a.provider + " AND i.idp_user_id = " + a.idp +
+		" LEFT JOIN users AS u ON u.id = i.user_id" +
+		" CROSS JOIN LATERAL (" + personCheckSQL(db, person) + ") AS chk"
+}
+
+// signInLookup is a sign-in's first read (qSignInLookup, or qOpenSignIn's).
 type signInLookup struct {
 	DomainOwner *int64 `bun:"domain_owner"` // the org that verified the asserted domain; nil: none
 	Linked      User   `bun:"embed:u_"`     // the linked account; ID 0: none
 	personCheck        // the person's deprovisioning check (the linked account, IdP user id, email)
 }
 
-func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string) (*SSOOutcome, error) {
-	var look signInLookup
-	if err := qSignInLookup.scanOne(ctx, tx, &look, EmailDomain(id.Email), p.ID, id.ID, org.ID, id.Email); err != nil {
-		return nil, fmt.Errorf("sign-in lookup: %w", err)
+// signInIdentity signs id in. look is its first read (signInLookupSQL) of this
+// person at p, made earlier in tx, or nil to make it now.
+func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthProvider, id SSOIdentity, next, flow, ip string, look *signInLookup) (*SSOOutcome, error) {
+	if look == nil {
+		look = new(signInLookup)
+		if err := qSignInLookup.scanOne(ctx, tx, look, EmailDomain(id.Email), p.ID, id.ID, org.ID, id.Email); err != nil {
+			return nil, fmt.Errorf("sign-in lookup: %w", err)
+		}
 	}
 	// Verified domains, at the door: an IdP never speaks for an address at a domain
 	// another org verified (domainVerdictFor).

@@ -118,10 +118,10 @@ const qCommit = `INSERT INTO sessions (token, data, expiry, user_id, user_agent,
 	WHERE sessions.expiry > now()`
 
 // DeleteCtx ends a session. It expires the row rather than deleting it, for the same
-// reason as revocation.
+// reason as revocation. In a sign-in's transaction (RenewToken's old row), it joins
+// the tail (database.Defer): the renewed session's row is another.
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
-	_, err := s.db(ctx).ExecContext(ctx, "UPDATE sessions SET expiry = now() WHERE token = ? AND expiry > now()", token)
-	return err
+	return database.Defer(ctx, s.db(ctx), "UPDATE sessions SET expiry = now() WHERE token = $1 AND expiry > now()", token)
 }
 
 // Find implements scs.Store.
