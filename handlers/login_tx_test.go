@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -246,4 +247,57 @@ func (s *statementTracer) transactionWith(marker string) []string {
 		}
 	}
 	return nil
+}
+
+// A replayed completion is refused without touching the person (issue 12, qOpenSignIn):
+// the sign-in's first statement enters the assertion into the replay cache before it
+// looks the person up, and looks nobody up for a replay. While another transaction
+// holds bob's member row, a replay of his used completion is refused at once; it
+// never waits for that lock.
+func TestReplayedLoginLocksNobody(t *testing.T) {
+	e := newSSOEnv(t, true)
+	ctx := context.Background()
+	bob := e.a.Client(t)
+	raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
+	req := httptest.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	acs := bob.CrossSite(req)
+	if acs.Status != http.StatusSeeOther || !strings.HasPrefix(acs.Location, "/auth/sso/complete/") {
+		t.Fatalf("ACS: %d %s", acs.Status, acs.Location)
+	}
+	if res := bob.Get(acs.Location); res.Status != http.StatusSeeOther || res.Location != "/organizations/acme/" {
+		t.Fatalf("login: %d %s", res.Status, res.Location)
+	}
+
+	holder, err := e.a.DB.Bun.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Rollback() }()
+	var memberID int64
+	if err := holder.QueryRowContext(ctx, `SELECT m.id FROM members m JOIN users u ON u.id = m.user_id
+		WHERE u.email = 'bob@example.com' FOR UPDATE OF m`).Scan(&memberID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *testapp.Response, 1)
+	go func() { done <- e.a.Client(t).Get(acs.Location) }()
+	for {
+		select {
+		case res := <-done:
+			if res.Status == http.StatusSeeOther {
+				t.Fatalf("the replay signed in: %s", res.Location)
+			}
+			if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'replay' AND idp_user_id = 'bob-1'`); n != 1 {
+				t.Errorf("replay refusals logged: %d, want 1", n)
+			}
+			return
+		default:
+		}
+		if n := e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%saml_replay%'`); n != 0 {
+			_ = holder.Rollback()
+			<-done
+			t.Fatal("the replay waited for bob's member row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

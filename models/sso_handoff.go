@@ -192,13 +192,16 @@ var qOpenHandoff = prepare(func(db bun.IDB) string {
 
 // qOpenSignIn is qOpenHandoff with a plain login's first read (signInLookupSQL) of the
 // asserted person — $5 the address's domain, $6 the IdP user id, $7 the address — at
-// the provider found: one round trip for both. The read locks the person's member
-// row even when a check that follows refuses the sign-in; the refusal rolls back and
-// releases it.
+// the provider found: one round trip for both. The lookup depends on the replay
+// entry's result, so it runs after it, as in two statements (the replay entry, then
+// the member's row lock), and only for a fresh assertion: a replay locks nobody's row
+// (its lookup columns are NULL). A fresh sign-in that a later check refuses rolls back
+// and releases the lock.
 var qOpenSignIn = prepare(func(db bun.IDB) string {
 	look := signInLookupSQL(db, lookupArgs{domain: "$5", provider: "p.id", idp: "$6", org: "$1", email: "$7"})
-	return replayEntrySQL + orgProviderSQL(db, ", EXISTS (SELECT 1 FROM replay) AS fresh, look.*",
-		" CROSS JOIN LATERAL ("+look+") AS look", "p.org_id = $1")
+	return replayEntrySQL + orgProviderSQL(db, ", f.fresh, look.*",
+		" CROSS JOIN (SELECT EXISTS (SELECT 1 FROM replay) AS fresh) AS f"+
+			" LEFT JOIN LATERAL (SELECT * FROM ("+look+") AS l WHERE f.fresh) AS look ON true", "p.org_id = $1")
 })
 
 // replayEntrySQL enters the assertion ($2 issuer, $3 id, kept until $4) of org $1

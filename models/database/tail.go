@@ -23,8 +23,9 @@ import (
 
 // Tail collects the deferred writes of one transaction (WithTail).
 type Tail struct {
-	tx     *sql.Tx
-	writes []deferred
+	tx      *sql.Tx
+	writes  []deferred
+	flushed bool // Defer after Flush is refused: nothing would send the write
 }
 
 type deferred struct {
@@ -44,14 +45,21 @@ func WithTail(ctx context.Context, tx bun.Tx) (context.Context, *Tail) {
 
 // Defer runs text with args on db, in PreparedMode: at the flush of ctx's tail when
 // db is that tail's transaction, else now. text is one INSERT, UPDATE or DELETE
-// without RETURNING, with parameters $1…$len(args) and no other '$' (they are
-// renumbered when writes are joined).
+// without RETURNING or WITH, with parameters $1…$len(args) and no other '$', no
+// quotes, semicolons or comments (parameters are renumbered when writes are joined).
 func Defer(ctx context.Context, db bun.IDB, text string, args ...any) error {
 	r, err := SQLOf(db)
 	if err != nil {
 		return err
 	}
 	if t, ok := ctx.Value(tailKey{}).(*Tail); ok && r == Runner(t.tx) {
+		if t.flushed {
+			return fmt.Errorf("deferred write after its transaction's tail was sent: %.40q", text)
+		}
+		if strings.ContainsAny(text, `'";`) || strings.Contains(text, "--") || strings.Contains(text, "/*") ||
+			len(text) >= 4 && strings.EqualFold(text[:4], "WITH") {
+			return fmt.Errorf("deferred write that cannot be joined: %.40q", text)
+		}
 		t.writes = append(t.writes, deferred{text: text, args: args})
 		return nil
 	}
@@ -59,8 +67,10 @@ func Defer(ctx context.Context, db bun.IDB, text string, args ...any) error {
 	return err
 }
 
-// Flush sends the deferred writes, as one statement; the tail is then empty.
+// Flush sends the deferred writes, as one statement, once: a later Defer with the
+// tail's context and transaction is an error.
 func (t *Tail) Flush(ctx context.Context) error {
+	t.flushed = true
 	if len(t.writes) == 0 {
 		return nil
 	}

@@ -62,7 +62,10 @@ func TestTransactionTail(t *testing.T) {
 		if err := tail.Flush(tctx); err != nil {
 			return err
 		}
-		return tail.Flush(tctx) // empty now: nothing sent twice
+		if err := database.Defer(tctx, tx, "INSERT INTO tail_b (id, n) VALUES ($1, $2)", 9, 90); err == nil {
+			t.Error("a write deferred after the flush was accepted: nothing would send it")
+		}
+		return tail.Flush(tctx) // nothing sent twice
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +111,28 @@ func TestTransactionTail(t *testing.T) {
 	}
 	if n := count(db.Bun, "tail_a"); n != 2 {
 		t.Errorf("tail_a: %d rows after the rollback and the failed flush, want 2", n)
+	}
+
+	// Texts that joining could break are refused when deferred: a quoted '$', a
+	// statement of its own, a comment, a WITH of its own.
+	err = db.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		ctx, _ = database.WithTail(ctx, tx)
+		for _, text := range []string{
+			"INSERT INTO tail_a (id, note) VALUES ($1, '$2')",
+			"INSERT INTO tail_a (id) VALUES ($1); DELETE FROM tail_b",
+			"INSERT INTO tail_a (id) VALUES ($1) -- $2",
+			"INSERT INTO tail_a (id) VALUES ($1) /* $2 */",
+			`INSERT INTO "tail_a" (id) VALUES ($1)`,
+			"with w AS (SELECT 1) INSERT INTO tail_a (id) VALUES ($1)",
+		} {
+			if err := database.Defer(ctx, tx, text, 6); err == nil {
+				t.Errorf("deferred %q", text)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// A text whose parameters are not its arguments' is refused, never misnumbered.
