@@ -301,3 +301,54 @@ func TestReplayedLoginLocksNobody(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Deprovisioning wins a race with a sign-in: a sign-in that waited for the member row
+// an IdP's SCIM delete held finds the row gone once the delete commits, and must not
+// make the person a new member (the deletion's removal record is newer than the
+// sign-in's first statement, which looked for one).
+func TestSCIMDeleteRacingASignInWins(t *testing.T) {
+	e := newSSOEnv(t, true)
+	ctx := context.Background()
+	if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
+		t.Fatalf("first login: %d %s", res.Status, res.Location)
+	}
+	raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
+
+	// What DeleteSCIMUser does, held open: the member row deleted, the removal recorded.
+	deleting, err := e.a.DB.Bun.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = deleting.Rollback() }()
+	var orgID, userID int64
+	if err := deleting.QueryRowContext(ctx, `DELETE FROM members m USING users u WHERE u.id = m.user_id AND u.email = 'bob@example.com'
+		RETURNING m.org_id, u.id`).Scan(&orgID, &userID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deleting.ExecContext(ctx, `INSERT INTO scim_removed (org_id, user_id, user_name, email) VALUES (?, ?, 'bob-1', 'bob@example.com')`, orgID, userID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *testapp.Response, 1)
+	go func() { done <- postToACS(e.a.Client(t), "acme", raw, "") }()
+	for e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%saml_replay%'`) == 0 {
+		select {
+		case res := <-done:
+			t.Fatalf("the sign-in did not wait for the member row: %d %s", res.Status, res.Location)
+		default:
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := deleting.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.Status == http.StatusSeeOther {
+		t.Fatalf("signed in after the IdP deleted the member: %s", res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'bob@example.com'`); n != 0 {
+		t.Errorf("the sign-in made bob a member again (%d rows)", n)
+	}
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'deprovisioned' AND idp_user_id = 'bob-1'`); n != 1 {
+		t.Errorf("deprovisioned refusals logged: %d, want 1", n)
+	}
+}

@@ -236,6 +236,19 @@ func BindPerson(ctx context.Context, tx bun.Tx, orgID int64, p Person, create fu
 	if create == nil {
 		return nil, BindNone, nil
 	}
+	if !p.FromIdP {
+		// The removal check above read the data as it was when its statement began.
+		// The locked lookup may since have waited for an IdP's deletion of this
+		// person's member, and then found the row gone: look for the removal again,
+		// in a statement of its own that sees that deletion (deprovisioning wins).
+		removed, err := removedByIdP(ctx, tx, orgID, p)
+		if err != nil {
+			return nil, BindNone, err
+		}
+		if removed {
+			return nil, BindNone, ErrDeprovisioned
+		}
+	}
 	m = create()
 	m.OrgID = orgID
 	if _, err := tx.NewInsert().Model(m).Returning("*").Exec(ctx); err != nil {
