@@ -138,7 +138,7 @@ func removedByIdPSQL(a personArgs) string {
 // personCheckSQL is the deprovisioning rule for a person of an SSO sign-in, as
 // columns removed and m_* (a member, all NULL for none): removedByIdP's test, then
 // findPersonMember's locked lookup, run only when the person was not removed. The
-// sign-in's first statement (qSignInLookup) embeds it; personCheck reads the result.
+// sign-in's first read (signInLookupSQL) embeds it; personCheck reads the result.
 func personCheckSQL(db bun.IDB, a personArgs) string {
 	return "SELECT r.removed, " + columnsOf(db, (*Member)(nil), "m", "m_") +
 		" FROM (SELECT EXISTS (" + removedByIdPSQL(a) + ") AS removed) AS r" +

@@ -244,7 +244,8 @@ func CompleteSSOHandoff(ctx context.Context, db bun.IDB, keys *Keyring, mailer *
 			}
 		}
 		// A plain login (IdP-initiated, or SP-initiated from a login page) reads the
-		// person with the handoff's first statement; other round trips read nothing more.
+		// person in the handoff's first statement; other sign-ins (an owner's
+		// activation, a handoff sealed before Purpose existed) read it in completeSSO.
 		var opened openedSignIn
 		var look *signInLookup
 		q, args := qOpenHandoff, []any{orgID, h.Issuer, h.AssertionID, h.ReplayUntil}
