@@ -3,9 +3,11 @@ package handlers_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"gatehouse/handlers/testapp"
+	"gatehouse/models"
 	"gatehouse/models/database"
 	"gatehouse/models/dbtest"
 	"gatehouse/models/samlsp/samltest"
@@ -350,5 +353,77 @@ func TestSCIMDeleteRacingASignInWins(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'deprovisioned' AND idp_user_id = 'bob-1'`); n != 1 {
 		t.Errorf("deprovisioned refusals logged: %d, want 1", n)
+	}
+}
+
+// A sign-in locks the person's member row, then writes the identity (and, through
+// the sign-in log's foreign key, shares the account's row). Writers that end links
+// take the same rows in the same order, so a sign-in never deadlocks with them:
+// proving a mailbox (VerifyEmail, a password reset, an invitation) and an owner
+// changing who the provider trusts. The sign-in is played in SQL, its statements in
+// its order, paused while it holds the member row.
+func TestLinkEndingWritersLockInSignInOrder(t *testing.T) {
+	for name, writer := range map[string]func(e *ssoEnv, userID int64) error{
+		"proving the mailbox": func(e *ssoEnv, userID int64) error {
+			token := "verify-" + strconv.FormatInt(userID, 10)
+			if _, err := e.a.DB.Bun.ExecContext(context.Background(), `INSERT INTO email_verifications (token_hash, user_id, expires_at)
+				VALUES (?, ?, now() + interval '1 hour')`, models.HashToken(token), userID); err != nil {
+				return err
+			}
+			_, err := models.VerifyEmail(context.Background(), e.a.DB.Bun, token)
+			return err
+		},
+		"changing the provider's trust": func(e *ssoEnv, _ int64) error {
+			other := samltest.New(t, "https://other-idp.example")
+			res := e.owner.Post("/settings/acme/auth/configure/okta/", url.Values{"method": {"xml"}, "metadata_xml": {string(other.Metadata())},
+				"map_identifier": {"NameID"}, "map_email": {"email"}, "map_first_name": {"firstName"}, "map_last_name": {"lastName"}})
+			if res.Status != http.StatusSeeOther {
+				return fmt.Errorf("configure: %d\n%s", res.Status, res.Body)
+			}
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newSSOEnv(t, true)
+			ctx := context.Background()
+			if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
+				t.Fatalf("first login: %d %s", res.Status, res.Location)
+			}
+			var orgID, userID int64
+			if err := e.a.DB.Bun.QueryRowContext(ctx, `SELECT m.org_id, u.id FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'bob@example.com'`).Scan(&orgID, &userID); err != nil {
+				t.Fatal(err)
+			}
+			signIn, err := e.a.DB.Bun.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = signIn.Rollback() }()
+			if _, err := signIn.ExecContext(ctx, `SELECT id FROM members WHERE user_id = ? FOR UPDATE`, userID); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- writer(e, userID) }()
+			for e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`) == 0 {
+				select {
+				case err := <-done:
+					t.Fatalf("the writer did not wait for the member row the sign-in holds: %v", err)
+				default:
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			// The sign-in's tail, while the writer waits.
+			if _, err := signIn.ExecContext(ctx, `UPDATE auth_identities SET last_verified_at = now() WHERE user_id = ?`, userID); err != nil {
+				t.Fatalf("the sign-in's identity write: %v", err)
+			}
+			if _, err := signIn.ExecContext(ctx, `INSERT INTO sso_signins (org_id, outcome, user_id) VALUES (?, 'success', ?)`, orgID, userID); err != nil {
+				t.Fatalf("the sign-in's log: %v", err)
+			}
+			if err := signIn.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("the writer after the sign-in: %v", err)
+			}
+		})
 	}
 }

@@ -555,8 +555,13 @@ func trustChanged(old, next ProviderConfig) bool {
 	return false
 }
 
-// resetProviderTrust makes p pending again and clears every link to it.
+// resetProviderTrust makes p pending again and clears every link to it. Members
+// first, then identities: a sign-in's order, so one in flight never deadlocks with it.
 func resetProviderTrust(ctx context.Context, tx bun.Tx, p *AuthProvider) error {
+	// Members who were linked show as "invalid" until they sign in through the new IdP.
+	if _, err := tx.NewRaw("UPDATE members SET sso_invalid = sso_linked, sso_linked = false WHERE org_id = ?", p.OrgID).Exec(ctx); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		"DELETE FROM auth_identities WHERE provider_id = ?",
 		"DELETE FROM pending_links WHERE provider_id = ?",
@@ -564,10 +569,6 @@ func resetProviderTrust(ctx context.Context, tx bun.Tx, p *AuthProvider) error {
 		if _, err := tx.NewRaw(q, p.ID).Exec(ctx); err != nil {
 			return err
 		}
-	}
-	// Members who were linked show as "invalid" until they sign in through the new IdP.
-	if _, err := tx.NewRaw("UPDATE members SET sso_invalid = sso_linked, sso_linked = false WHERE org_id = ?", p.OrgID).Exec(ctx); err != nil {
-		return err
 	}
 	if _, err := tx.NewRaw("UPDATE auth_providers SET status = 'pending', activated_at = NULL WHERE id = ?", p.ID).Exec(ctx); err != nil {
 		return err
