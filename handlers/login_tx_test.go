@@ -261,10 +261,7 @@ func TestReplayedLoginLocksNobody(t *testing.T) {
 	e := newSSOEnv(t, true)
 	ctx := context.Background()
 	bob := e.a.Client(t)
-	raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
-	req := httptest.NewRequest(http.MethodPost, "/saml/acs/acme/", strings.NewReader(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	acs := bob.CrossSite(req)
+	acs := e.unsolicited(bob, user("bob-1", "bob@example.com"))
 	if acs.Status != http.StatusSeeOther || !strings.HasPrefix(acs.Location, "/auth/sso/complete/") {
 		t.Fatalf("ACS: %d %s", acs.Status, acs.Location)
 	}
@@ -284,22 +281,32 @@ func TestReplayedLoginLocksNobody(t *testing.T) {
 	}
 	done := make(chan *testapp.Response, 1)
 	go func() { done <- e.a.Client(t).Get(acs.Location) }()
+	res, answered := answerOrLockWait(e, done)
+	if !answered {
+		_ = holder.Rollback()
+		<-done
+		t.Fatal("the replay waited for bob's member row")
+	}
+	if res.Status == http.StatusSeeOther {
+		t.Fatalf("the replay signed in: %s", res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'replay' AND idp_user_id = 'bob-1'`); n != 1 {
+		t.Errorf("replay refusals logged: %d, want 1", n)
+	}
+}
+
+// answerOrLockWait returns done's answer, or (answered false) as soon as a
+// statement of e's database waits for a row lock, whichever comes first.
+func answerOrLockWait[T any](e *ssoEnv, done <-chan T) (res T, answered bool) {
+	e.t.Helper()
 	for {
 		select {
 		case res := <-done:
-			if res.Status == http.StatusSeeOther {
-				t.Fatalf("the replay signed in: %s", res.Location)
-			}
-			if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'replay' AND idp_user_id = 'bob-1'`); n != 1 {
-				t.Errorf("replay refusals logged: %d, want 1", n)
-			}
-			return
+			return res, true
 		default:
 		}
-		if n := e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%saml_replay%'`); n != 0 {
-			_ = holder.Rollback()
-			<-done
-			t.Fatal("the replay waited for bob's member row")
+		if e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`) != 0 {
+			return res, false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -333,13 +340,8 @@ func TestSCIMDeleteRacingASignInWins(t *testing.T) {
 	}
 	done := make(chan *testapp.Response, 1)
 	go func() { done <- postToACS(e.a.Client(t), "acme", raw, "") }()
-	for e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%saml_replay%'`) == 0 {
-		select {
-		case res := <-done:
-			t.Fatalf("the sign-in did not wait for the member row: %d %s", res.Status, res.Location)
-		default:
-			time.Sleep(10 * time.Millisecond)
-		}
+	if res, answered := answerOrLockWait(e, done); answered {
+		t.Fatalf("the sign-in did not wait for the member row: %d %s", res.Status, res.Location)
 	}
 	if err := deleting.Commit(); err != nil {
 		t.Fatal(err)
@@ -403,13 +405,8 @@ func TestLinkEndingWritersLockInSignInOrder(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- writer(e, userID) }()
-			for e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`) == 0 {
-				select {
-				case err := <-done:
-					t.Fatalf("the writer did not wait for the member row the sign-in holds: %v", err)
-				default:
-					time.Sleep(10 * time.Millisecond)
-				}
+			if err, answered := answerOrLockWait(e, done); answered {
+				t.Fatalf("the writer did not wait for the member row the sign-in holds: %v", err)
 			}
 			// The sign-in's tail, while the writer waits.
 			if _, err := signIn.ExecContext(ctx, `UPDATE auth_identities SET last_verified_at = now() WHERE user_id = ?`, userID); err != nil {
