@@ -28,16 +28,11 @@ type Server struct {
 func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{txt: map[string][]string{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listenBoth()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		_ = pc.Close()
-		t.Fatal(err)
-	}
 	udp := &dns.Server{PacketConn: pc, Handler: s}
 	tcp := &dns.Server{Listener: ln, Handler: s}
 	go func() { _ = udp.ActivateAndServe() }()
@@ -47,6 +42,25 @@ func New(t testing.TB) *Server {
 		_ = tcp.Shutdown()
 	})
 	return s
+}
+
+// listenBoth listens on one loopback port for UDP and TCP. The port the system gives
+// UDP may already be a TCP connection's own (the tests hold many: PostgreSQL, HTTP),
+// so a taken port is given back and another tried.
+func listenBoth() (net.PacketConn, net.Listener, error) {
+	var err error
+	for range 50 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		_ = pc.Close()
+	}
+	return nil, nil, err
 }
 
 func fqdn(name string) string { return dns.Fqdn(strings.ToLower(name)) }
