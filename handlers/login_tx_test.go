@@ -361,8 +361,8 @@ func TestSCIMDeleteRacingASignInWins(t *testing.T) {
 // A sign-in locks the person's member row, then writes the identity (and, through
 // the sign-in log's foreign key, shares the account's row). Writers that end links
 // take the same rows in the same order, so a sign-in never deadlocks with them:
-// proving a mailbox (VerifyEmail, a password reset, an invitation) and an owner
-// changing who the provider trusts. The sign-in is played in SQL, its statements in
+// proving a mailbox (VerifyEmail, a password reset, an invitation), and an owner
+// changing who the provider trusts or disabling it. The sign-in is played in SQL, its statements in
 // its order, paused while it holds the member row.
 func TestLinkEndingWritersLockInSignInOrder(t *testing.T) {
 	for name, writer := range map[string]func(e *ssoEnv, userID int64) error{
@@ -374,6 +374,12 @@ func TestLinkEndingWritersLockInSignInOrder(t *testing.T) {
 			}
 			_, err := models.VerifyEmail(context.Background(), e.a.DB.Bun, token)
 			return err
+		},
+		"disabling the provider": func(e *ssoEnv, _ int64) error {
+			if res := e.owner.Post("/settings/acme/auth/disable/", nil); res.Status != http.StatusSeeOther {
+				return fmt.Errorf("disable: %d\n%s", res.Status, res.Body)
+			}
+			return nil
 		},
 		"changing the provider's trust": func(e *ssoEnv, _ int64) error {
 			other := samltest.New(t, "https://other-idp.example")
@@ -422,5 +428,64 @@ func TestLinkEndingWritersLockInSignInOrder(t *testing.T) {
 				t.Fatalf("the writer after the sign-in: %v", err)
 			}
 		})
+	}
+}
+
+// A sign-in racing a mailbox proof does not survive it: the proof ends every IdP
+// link of the account (proveMailbox), and a sign-in through such a link that waited
+// for the member row the proof held is refused once the proof commits, with no
+// session. (An IdP that signs in continually would otherwise keep a session in an
+// account its owner has just taken back.) The proof is played in SQL, held open.
+func TestSignInRacingAMailboxProofIsRefused(t *testing.T) {
+	e := newSSOEnv(t, true)
+	ctx := context.Background()
+	if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
+		t.Fatalf("first login: %d %s", res.Status, res.Location)
+	}
+	raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
+	var userID int64
+	if err := e.a.DB.Bun.QueryRowContext(ctx, `SELECT id FROM users WHERE email = 'bob@example.com'`).Scan(&userID); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := e.a.DB.Bun.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = proof.Rollback() }()
+	for _, q := range []string{ // proveMailbox's statements, in its order
+		"SELECT email_verified FROM users WHERE id = ? FOR NO KEY UPDATE",
+		"UPDATE members SET sso_linked = false WHERE user_id = ?",
+		"DELETE FROM auth_identities WHERE user_id = ?",
+		"UPDATE users SET email_verified = true, created_by_org_id = NULL, updated_at = now() WHERE id = ?",
+		"UPDATE sessions SET expiry = now() WHERE user_id = ? AND expiry > now()",
+	} {
+		if _, err := proof.ExecContext(ctx, q, userID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob := e.a.Client(t)
+	done := make(chan *testapp.Response, 1)
+	go func() { done <- postToACS(bob, "acme", raw, "") }()
+	if res, answered := answerOrLockWait(e, done); answered {
+		t.Fatalf("the sign-in did not wait for the member row: %d %s", res.Status, res.Location)
+	}
+	if err := proof.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.Status == http.StatusSeeOther {
+		t.Fatalf("signed in through a link the mailbox proof removed: %s", res.Location)
+	}
+	if n := e.count(`SELECT count(*) FROM sessions WHERE user_id = ? AND expiry > now()`, userID); n != 0 {
+		t.Errorf("%d live sessions for bob after the proof", n)
+	}
+	if n := e.count(`SELECT count(*) FROM auth_identities WHERE user_id = ?`, userID); n != 0 {
+		t.Errorf("the identity link came back (%d)", n)
+	}
+	if n := e.count(`SELECT count(*) FROM sso_signins WHERE reason = 'link_removed' AND idp_user_id = 'bob-1'`); n != 1 {
+		t.Errorf("link_removed refusals logged: %d, want 1", n)
+	}
+	if !strings.Contains(res.Text(`main`), "changed while you were signing in") {
+		t.Errorf("the refusal does not say what happened: %d %q", res.Status, res.Text(`main`))
 	}
 }

@@ -301,15 +301,16 @@ func DisableProvider(ctx context.Context, db bun.IDB, mailer *Mailer, orgID int6
 		if err := notifyOwners(ctx, tx, mailer, orgID, actor, "disabled "+p.DisplayName()+" single sign-on"); err != nil {
 			return err
 		}
-		// Identities and pending links reference the provider and go with it.
+		// Members first, then the identities (which reference the provider and go with
+		// it): a sign-in's order, so one in flight never deadlocks with this.
+		if _, err := tx.NewUpdate().Model((*Member)(nil)).Set("sso_linked = false").Set("sso_invalid = false").
+			Where("org_id = ?", orgID).Exec(ctx); err != nil {
+			return err
+		}
 		if _, err := tx.NewDelete().Model(p).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("delete provider: %w", err)
 		}
 		if err := revokeAllSCIMTokens(ctx, tx, orgID); err != nil {
-			return err
-		}
-		if _, err := tx.NewUpdate().Model((*Member)(nil)).Set("sso_linked = false").Set("sso_invalid = false").
-			Where("org_id = ?", orgID).Exec(ctx); err != nil {
 			return err
 		}
 		var users []User

@@ -126,6 +126,12 @@ func (q *preparedQuery) deferExec(ctx context.Context, db bun.IDB, args ...any) 
 	return database.Defer(ctx, db, q.sql(db), args...)
 }
 
+// deferChecked is deferExec with check on the rows the write affected
+// (database.DeferChecked).
+func (q *preparedQuery) deferChecked(ctx context.Context, db bun.IDB, check func(rows int64) error, args ...any) error {
+	return database.DeferChecked(ctx, db, q.sql(db), check, args...)
+}
+
 // bunOf is the *bun.DB behind db (for its scanner).
 func bunOf(db bun.IDB) *bun.DB { return db.NewSelect().DB() }
 

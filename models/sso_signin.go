@@ -143,6 +143,8 @@ const (
 	ReasonDeprovisioned = "deprovisioned"
 	// ReasonSettingsChanged: the provider changed between the ACS and the completion.
 	ReasonSettingsChanged = "settings_changed"
+	// ReasonLinkRemoved: the identity's link ended while the sign-in ran (identityStillLinked).
+	ReasonLinkRemoved = "link_removed"
 )
 
 // SSOOutcome is what a successful assertion leads to.
@@ -387,6 +389,19 @@ func signInLookupSQL(db bun.IDB, a lookupArgs) string {
 		" CROSS JOIN LATERAL (" + personCheckSQL(db, person) + ") AS chk"
 }
 
+// identityStillLinked refuses a sign-in whose identity link is gone when its last
+// write runs (qIdentitySeen found no row): a mailbox proof, a provider change or a
+// provider's removal ended the link while the sign-in waited for the person's member
+// row, and the sign-in's first read saw the link as it was before.
+func identityStillLinked(rows int64) error {
+	if rows == 0 {
+		return &SSOError{Reason: ReasonLinkRemoved,
+			Message: "Your account's single sign-on link changed while you were signing in. Please sign in again.",
+			Hint:    "The identity's link was removed (mailbox proof, provider change) while this sign-in waited for the member row."}
+	}
+	return nil
+}
+
 // signInLookup is a sign-in's first read (qSignInLookup, or qOpenSignIn's).
 type signInLookup struct {
 	DomainOwner *int64 `bun:"domain_owner"` // the org that verified the asserted domain; nil: none
@@ -436,7 +451,7 @@ func signInIdentity(ctx context.Context, tx bun.Tx, org *Organization, p *AuthPr
 		if err != nil {
 			return nil, err
 		}
-		if err := qIdentitySeen.deferExec(ctx, tx, id.NameID, string(attrs), p.ID, id.ID); err != nil {
+		if err := qIdentitySeen.deferChecked(ctx, tx, identityStillLinked, id.NameID, string(attrs), p.ID, id.ID); err != nil {
 			return nil, err
 		}
 		if !sameAddressInSQL(u.Email, id.Email) {

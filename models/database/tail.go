@@ -29,8 +29,9 @@ type Tail struct {
 }
 
 type deferred struct {
-	text string
-	args []any
+	text  string
+	args  []any
+	check func(rows int64) error // nil: any count
 }
 
 type tailKey struct{}
@@ -48,6 +49,13 @@ func WithTail(ctx context.Context, tx bun.Tx) (context.Context, *Tail) {
 // without RETURNING or WITH, with parameters $1…$len(args) and no other '$', no
 // quotes, semicolons or comments (parameters are renumbered when writes are joined).
 func Defer(ctx context.Context, db bun.IDB, text string, args ...any) error {
+	return DeferChecked(ctx, db, text, nil, args...)
+}
+
+// DeferChecked is Defer with check, which is given the number of rows the write
+// affected when it runs (now, or at the flush) and may refuse it: its error is the
+// write's (and the flush's, whose transaction then rolls back).
+func DeferChecked(ctx context.Context, db bun.IDB, text string, check func(rows int64) error, args ...any) error {
 	r, err := SQLOf(db)
 	if err != nil {
 		return err
@@ -57,14 +65,21 @@ func Defer(ctx context.Context, db bun.IDB, text string, args ...any) error {
 			return fmt.Errorf("deferred write after its transaction's tail was sent: %.40q", text)
 		}
 		if strings.ContainsAny(text, `'";`) || strings.Contains(text, "--") || strings.Contains(text, "/*") ||
-			len(text) >= 4 && strings.EqualFold(text[:4], "WITH") {
+			len(text) >= 4 && strings.EqualFold(text[:4], "WITH") || strings.Contains(strings.ToUpper(text), "RETURNING") {
 			return fmt.Errorf("deferred write that cannot be joined: %.40q", text)
 		}
-		t.writes = append(t.writes, deferred{text: text, args: args})
+		t.writes = append(t.writes, deferred{text: text, args: args, check: check})
 		return nil
 	}
-	_, err = r.ExecContext(ctx, text, append([]any{PreparedMode()}, args...)...)
-	return err
+	res, err := r.ExecContext(ctx, text, append([]any{PreparedMode()}, args...)...)
+	if err != nil || check == nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	return check(n)
 }
 
 // Flush sends the deferred writes, as one statement, once: a later Defer with the
@@ -74,49 +89,72 @@ func (t *Tail) Flush(ctx context.Context) error {
 	if len(t.writes) == 0 {
 		return nil
 	}
-	text, args, err := tailStatement(t.writes)
+	writes := t.writes
 	t.writes = nil
-	if err == nil {
-		_, err = t.tx.ExecContext(ctx, text, append([]any{PreparedMode()}, args...)...)
-	}
+	counts, err := t.send(ctx, writes)
 	if err != nil {
 		return fmt.Errorf("transaction tail: %w", err)
+	}
+	for i, w := range writes {
+		if w.check != nil {
+			if err := w.check(counts[i]); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// tailStatement joins writes into one statement: every write but the last in a WITH
-// clause (w1, w2, …), the last as the main statement, each one's parameters
-// renumbered after the previous ones'. The texts come from a fixed set of call
-// sites, so the joined texts are a bounded set too (each is prepared once per
+// send runs writes as one statement and returns the rows each affected.
+func (t *Tail) send(ctx context.Context, writes []deferred) ([]int64, error) {
+	if len(writes) == 1 {
+		res, err := t.tx.ExecContext(ctx, writes[0].text, append([]any{PreparedMode()}, writes[0].args...)...)
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		return []int64{n}, err
+	}
+	text, args, err := tailStatement(writes)
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]int64, len(writes))
+	dest := make([]any, len(writes))
+	for i := range counts {
+		dest[i] = &counts[i]
+	}
+	if err := t.tx.QueryRowContext(ctx, text, append([]any{PreparedMode()}, args...)...).Scan(dest...); err != nil {
+		return nil, err
+	}
+	return counts, nil
+}
+
+// tailStatement joins writes into one statement: each write a WITH clause (w1, w2,
+// …) returning a row per row it affected, each one's parameters renumbered after the
+// previous ones', and a main query that counts them. The texts come from a fixed set
+// of call sites, so the joined texts are a bounded set too (each is prepared once per
 // connection).
 func tailStatement(writes []deferred) (string, []any, error) {
-	if len(writes) == 1 {
-		return writes[0].text, writes[0].args, nil
-	}
-	var b strings.Builder
+	var b, counts strings.Builder
 	var args []any
+	b.WriteString("WITH ")
 	for i, w := range writes {
-		last := i == len(writes)-1
-		switch {
-		case i == 0:
-			b.WriteString("WITH ")
-		case !last:
+		name := "w" + strconv.Itoa(i+1)
+		if i > 0 {
 			b.WriteString(", ")
+			counts.WriteString(", ")
 		}
-		if last {
-			b.WriteString(" ")
-		} else {
-			b.WriteString("w" + strconv.Itoa(i+1) + " AS (")
-		}
+		b.WriteString(name + " AS (")
 		if err := renumber(&b, w.text, len(args), len(w.args)); err != nil {
 			return "", nil, err
 		}
-		if !last {
-			b.WriteString(")")
-		}
+		b.WriteString(" RETURNING 1)")
+		counts.WriteString("(SELECT count(*) FROM " + name + ")")
 		args = append(args, w.args...)
 	}
+	b.WriteString(" SELECT ")
+	b.WriteString(counts.String())
 	return b.String(), args, nil
 }
 

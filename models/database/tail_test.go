@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -124,6 +125,7 @@ func TestTransactionTail(t *testing.T) {
 			"INSERT INTO tail_a (id) VALUES ($1) /* $2 */",
 			`INSERT INTO "tail_a" (id) VALUES ($1)`,
 			"with w AS (SELECT 1) INSERT INTO tail_a (id) VALUES ($1)",
+			"INSERT INTO tail_a (id) VALUES ($1) RETURNING id",
 		} {
 			if err := database.Defer(ctx, tx, text, 6); err == nil {
 				t.Errorf("deferred %q", text)
@@ -133,6 +135,34 @@ func TestTransactionTail(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// A checked write is given the rows it affected, joined or alone, and may refuse:
+	// the flush fails with its error and the transaction rolls back.
+	errRefused := errors.New("refused")
+	var seen []int64
+	record := func(n int64) error { seen = append(seen, n); return nil }
+	err = db.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		tctx, tail := database.WithTail(ctx, tx)
+		_ = database.DeferChecked(tctx, tx, "UPDATE tail_a SET note = $1 WHERE id <= $2", record, "seen", 2)
+		_ = database.DeferChecked(tctx, tx, "UPDATE tail_b SET n = n WHERE id = $1", record, 404)
+		_ = database.DeferChecked(tctx, tx, "UPDATE tail_a SET note = $1 WHERE id = $2", func(n int64) error {
+			if n == 0 {
+				return errRefused
+			}
+			return nil
+		}, "gone", 404)
+		return tail.Flush(tctx)
+	})
+	if !errors.Is(err, errRefused) || fmt.Sprint(seen) != "[2 0]" {
+		t.Fatalf("checked writes: %v, counts %v", err, seen)
+	}
+	if n := count(db.Bun, "tail_a WHERE note = 'seen'"); n != 0 {
+		t.Errorf("a refused tail's writes stayed (%d rows)", n)
+	}
+	seen = nil
+	if err := database.DeferChecked(ctx, db.Bun, "UPDATE tail_b SET n = n WHERE id <= $1", record, 3); err != nil || fmt.Sprint(seen) != "[3]" {
+		t.Errorf("a checked write run at once: %v, counts %v", err, seen)
 	}
 
 	// A text whose parameters are not its arguments' is refused, never misnumbered.
