@@ -117,9 +117,7 @@ func TestSSOLoginIsOneWritingTransaction(t *testing.T) {
 		}
 		return n
 	}
-	if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
-		t.Fatalf("first login: %d %s", res.Status, res.Location)
-	}
+	e.mustLogin(user("bob-1", "bob@example.com"))
 	for i := 0; i < 3; i++ {
 		bob := e.a.Client(t)
 		raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
@@ -161,9 +159,7 @@ func TestSSOLoginRoundTrips(t *testing.T) {
 	}
 	t.Cleanup(db.Close)
 	e := newSSOEnvWith(t, testapp.Options{DB: db}, true)
-	if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
-		t.Fatalf("first login: %d %s", res.Status, res.Location)
-	}
+	e.mustLogin(user("bob-1", "bob@example.com"))
 	for i, login := range []struct {
 		how  string
 		want int
@@ -295,6 +291,31 @@ func TestReplayedLoginLocksNobody(t *testing.T) {
 	}
 }
 
+// mustLogin signs u in once, IdP-initiated (a first login makes the account, the
+// identity link and the membership).
+func (e *ssoEnv) mustLogin(u samltest.User) {
+	e.t.Helper()
+	if res := postToACS(e.a.Client(e.t), "acme", e.idp.Response(e.t, e.sp, u, samltest.Options{}), ""); res.Status != http.StatusSeeOther {
+		e.t.Fatalf("login of %s: %d %s", u.NameID, res.Status, res.Location)
+	}
+}
+
+// signInPastHolder posts raw to the ACS in a new browser while holder (a transaction
+// holding the person's member row) is open, checks that the sign-in waits for it,
+// commits holder and returns the sign-in's answer.
+func (e *ssoEnv) signInPastHolder(raw []byte, holder interface{ Commit() error }) *testapp.Response {
+	e.t.Helper()
+	done := make(chan *testapp.Response, 1)
+	go func() { done <- postToACS(e.a.Client(e.t), "acme", raw, "") }()
+	if res, answered := answerOrLockWait(e, done); answered {
+		e.t.Fatalf("the sign-in did not wait for the member row: %d %s", res.Status, res.Location)
+	}
+	if err := holder.Commit(); err != nil {
+		e.t.Fatal(err)
+	}
+	return <-done
+}
+
 // answerOrLockWait returns done's answer, or (answered false) as soon as a
 // statement of e's database waits for a row lock, whichever comes first.
 func answerOrLockWait[T any](e *ssoEnv, done <-chan T) (res T, answered bool) {
@@ -319,9 +340,7 @@ func answerOrLockWait[T any](e *ssoEnv, done <-chan T) (res T, answered bool) {
 func TestSCIMDeleteRacingASignInWins(t *testing.T) {
 	e := newSSOEnv(t, true)
 	ctx := context.Background()
-	if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
-		t.Fatalf("first login: %d %s", res.Status, res.Location)
-	}
+	e.mustLogin(user("bob-1", "bob@example.com"))
 	raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
 
 	// What DeleteSCIMUser does, held open: the member row deleted, the removal recorded.
@@ -338,15 +357,7 @@ func TestSCIMDeleteRacingASignInWins(t *testing.T) {
 	if _, err := deleting.ExecContext(ctx, `INSERT INTO scim_removed (org_id, user_id, user_name, email) VALUES (?, ?, 'bob-1', 'bob@example.com')`, orgID, userID); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan *testapp.Response, 1)
-	go func() { done <- postToACS(e.a.Client(t), "acme", raw, "") }()
-	if res, answered := answerOrLockWait(e, done); answered {
-		t.Fatalf("the sign-in did not wait for the member row: %d %s", res.Status, res.Location)
-	}
-	if err := deleting.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	res := <-done
+	res := e.signInPastHolder(raw, deleting)
 	if res.Status == http.StatusSeeOther {
 		t.Fatalf("signed in after the IdP deleted the member: %s", res.Location)
 	}
@@ -394,9 +405,7 @@ func TestLinkEndingWritersLockInSignInOrder(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newSSOEnv(t, true)
 			ctx := context.Background()
-			if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
-				t.Fatalf("first login: %d %s", res.Status, res.Location)
-			}
+			e.mustLogin(user("bob-1", "bob@example.com"))
 			var orgID, userID int64
 			if err := e.a.DB.Bun.QueryRowContext(ctx, `SELECT m.org_id, u.id FROM members m JOIN users u ON u.id = m.user_id WHERE u.email = 'bob@example.com'`).Scan(&orgID, &userID); err != nil {
 				t.Fatal(err)
@@ -439,9 +448,7 @@ func TestLinkEndingWritersLockInSignInOrder(t *testing.T) {
 func TestSignInRacingAMailboxProofIsRefused(t *testing.T) {
 	e := newSSOEnv(t, true)
 	ctx := context.Background()
-	if res := postToACS(e.a.Client(t), "acme", e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{}), ""); res.Status != http.StatusSeeOther {
-		t.Fatalf("first login: %d %s", res.Status, res.Location)
-	}
+	e.mustLogin(user("bob-1", "bob@example.com"))
 	raw := e.idp.Response(t, e.sp, user("bob-1", "bob@example.com"), samltest.Options{})
 	var userID int64
 	if err := e.a.DB.Bun.QueryRowContext(ctx, `SELECT id FROM users WHERE email = 'bob@example.com'`).Scan(&userID); err != nil {
@@ -463,16 +470,7 @@ func TestSignInRacingAMailboxProofIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bob := e.a.Client(t)
-	done := make(chan *testapp.Response, 1)
-	go func() { done <- postToACS(bob, "acme", raw, "") }()
-	if res, answered := answerOrLockWait(e, done); answered {
-		t.Fatalf("the sign-in did not wait for the member row: %d %s", res.Status, res.Location)
-	}
-	if err := proof.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	res := <-done
+	res := e.signInPastHolder(raw, proof)
 	if res.Status == http.StatusSeeOther {
 		t.Fatalf("signed in through a link the mailbox proof removed: %s", res.Location)
 	}

@@ -10,10 +10,11 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// A transaction's tail: the writes that end it and whose answers nobody reads, sent
-// together as one statement just before the commit instead of one round trip each.
-// A returning SSO login ends with three (the identity's last sign-in, the sign-in log,
-// the session): one round trip instead of three (issue 12).
+// A transaction's tail: the writes that end it, whose answers are at most a row count
+// (DeferChecked), sent together as one statement just before the commit instead of
+// one round trip each. A returning SSO login ends with three (the identity's last
+// sign-in, the sign-in log, the session; SP-initiated, a fourth: the renewed session's
+// old row): one round trip for all (issue 12).
 //
 // The writes become data-modifying WITH clauses of one statement, which PostgreSQL
 // runs as one: all or nothing inside the transaction, like the statements they
